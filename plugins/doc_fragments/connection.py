@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright: stamus.scs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Connection options shared by every module that talks to the SCS REST API.
+    DOCUMENTATION = r"""
+options:
+  scs_url:
+    description:
+      - Base URL of the Stamus Central Server, for example V(https://scs.example.net).
+      - The REST root V(/rest/) is appended by the collection; a URL that already ends in V(/rest) is accepted too.
+      - If not set, the value of the E(SCS_URL) environment variable is used.
+    type: str
+    required: true
+  scs_token:
+    description:
+      - REST API token of an SCS user, sent in the C(Authorization) header as C(Token <token>).
+      - Create one in the SCS web interface under the user's account settings.
+      - If not set, the value of the E(SCS_TOKEN) environment variable is used.
+      - The token is never logged, returned or shown in error messages.
+    type: str
+    required: true
+  validate_certs:
+    description:
+      - Whether to verify the TLS certificate of the SCS server.
+      - Set O(ca_path) instead of disabling this for a server with a private CA.
+      - If not set, the value of the E(SCS_VALIDATE_CERTS) environment variable is used.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - Path to a PEM file of CA certificates used to verify the SCS server certificate.
+      - If not set, the value of the E(SCS_CA_PATH) environment variable is used, then the system trust store.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for the server to connect and to send each response chunk.
+      - Pcap extraction is synchronous on SCS and can take as long as the server's worker timeout (120 seconds on Scirius).
+    type: float
+    default: 120
+  retries:
+    description:
+      - How many times a request that is safe to repeat is retried after a connection error or an HTTP 429, 502, 503 or 504 answer.
+      - Retries wait with exponential backoff and jitter, honouring C(Retry-After).
+      - Requests that change state (POST, PATCH) are never retried.
+    type: int
+    default: 3
+  tenant:
+    description:
+      - Tenant id for multi-tenant SCS installations, sent as the C(tenant) query parameter.
+    type: int
+notes:
+  - >-
+    All modules of this collection belong to the action group C(stamus.scs.scs), so the connection options can be set
+    once for all of them with C(module_defaults) and the key C(group/stamus.scs.scs).
+"""

@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright: stamus.scs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Alert queries on SCS (``alerts_tail``): building safe Lucene filters and time windows, reading results."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsProtocolError
+
+ALERTS_PATH = "rules/es/alerts_tail/"
+MAX_SIGNATURE_ID = 2 ** 32 - 1
+MAX_FLOW_ID = 2 ** 64 - 1
+SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+SINCE_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+# Epoch values above this are taken as milliseconds (1e11 seconds is the year 5138).
+EPOCH_MS_THRESHOLD = 10 ** 11
+
+ALERT_QUERY_ARGUMENT_SPEC = {
+    "signature_id": {"type": "int"},
+    "flow_id": {"type": "int"},
+    "probe": {"type": "str"},
+    "qfilter": {"type": "str"},
+    "since": {"type": "str"},
+    "from": {"type": "str"},
+    "to": {"type": "str"},
+}
+
+
+def lucene_quote(value):
+    """Quote a value for a Lucene query string so that no character in it acts as syntax."""
+    return '"%s"' % str(value).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _checked_int(name, value, maximum):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise ScsConfigError("%s must be a whole number between 0 and %d (got %r)." % (name, maximum, value))
+    return value
+
+
+def parse_since(value):
+    """``24h`` -> 86400 seconds."""
+    match = SINCE_RE.match(str(value))
+    if not match or int(match.group(1)) == 0:
+        raise ScsConfigError("since must be a positive duration such as 30m, 24h or 7d (got %r)." % (value,))
+    return int(match.group(1)) * SINCE_UNITS[match.group(2)]
+
+
+def parse_time(name, value):
+    """ISO 8601 (naive means UTC) or epoch seconds/milliseconds -> epoch milliseconds."""
+    text = str(value).strip()
+    if re.match(r"^\d+(\.\d+)?$", text):
+        number = float(text)
+        return int(number if number >= EPOCH_MS_THRESHOLD else number * 1000)
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ScsConfigError(
+            "%s must be an ISO 8601 time such as 2026-05-02T10:00:00Z or epoch seconds (got %r)." % (name, value)) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+def time_window(since=None, from_time=None, to_time=None, now=None):
+    """Return ``(from_ms, to_ms)``; ``None`` parts leave SCS's default (the last 30 days)."""
+    now_ms = int((time.time() if now is None else now) * 1000)
+    if since is not None and from_time is not None:
+        raise ScsConfigError("Use either since (relative) or from (absolute), not both.")
+    start = now_ms - parse_since(since) * 1000 if since is not None else None
+    if from_time is not None:
+        start = parse_time("from", from_time)
+    end = parse_time("to", to_time) if to_time is not None else None
+    if start is not None and start > now_ms:
+        raise ScsConfigError("The time window starts in the future (from=%s): no alert can match; check from/since." % from_time)
+    if start is not None and end is not None and start >= end:
+        raise ScsConfigError("The time window is reversed or empty (from is not before to): swap or fix from and to.")
+    return start, end
+
+
+def alert_query_params(signature_id=None, flow_id=None, probe=None, qfilter=None, since=None, from_time=None,
+                       to_time=None, now=None):
+    """Query parameters for alerts_tail. Every value is validated or quoted: user input never becomes Lucene syntax."""
+    clauses = []
+    if qfilter is not None and qfilter.strip():
+        clauses.append("(%s)" % qfilter.strip())
+    if _checked_int("signature_id", signature_id, MAX_SIGNATURE_ID) is not None:
+        clauses.append("alert.signature_id:%d" % signature_id)
+    if _checked_int("flow_id", flow_id, MAX_FLOW_ID) is not None:
+        clauses.append("flow_id:%d" % flow_id)
+    if probe is not None:
+        if not str(probe).strip():
+            raise ScsConfigError("probe must be a probe name (got an empty string).")
+        clauses.append("host:%s" % lucene_quote(probe))
+    start, end = time_window(since, from_time, to_time, now)
+    params = {"qfilter": " AND ".join(clauses) or None, "from_date": start, "to_date": end}
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def normalize_alert(doc):
+    """An alert dict with ``_id`` at the top, whether SCS returned it flat or as a raw ES hit."""
+    if not isinstance(doc, dict):
+        raise ScsProtocolError("SCS returned an alert that is not an object: %r" % (doc,))
+    if isinstance(doc.get("_source"), dict):
+        alert = dict(doc["_source"])
+        alert["_id"] = doc.get("_id", alert.get("_id"))
+        return alert
+    return doc
+
+
+def find_alerts(client, params, page_size=100, limit=None):
+    """Read matching alerts; return ``(alerts, total, truncated)``.
+
+    ``total`` is SCS's count (capped at 10,000); ``truncated`` tells whether ``limit`` left alerts out.
+    """
+    results, total, truncated = client.get_all(ALERTS_PATH, params, page_size=page_size, limit=limit)
+    return [normalize_alert(doc) for doc in results], total, truncated

@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: stamus.scs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The connection options every module shares (see doc fragment stamus.scs.connection) and the module base."""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.stamus.scs.plugins.module_utils._client import HAS_REQUESTS, ScsClient
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
+
+
+def connection_argument_spec():
+    return {
+        "scs_url": {"type": "str", "required": True, "fallback": (env_fallback, ["SCS_URL"])},
+        "scs_token": {"type": "str", "required": True, "no_log": True, "fallback": (env_fallback, ["SCS_TOKEN"])},
+        "validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["SCS_VALIDATE_CERTS"])},
+        "ca_path": {"type": "path", "fallback": (env_fallback, ["SCS_CA_PATH"])},
+        "timeout": {"type": "float", "default": 120},
+        "retries": {"type": "int", "default": 3},
+        "tenant": {"type": "int"},
+    }
+
+
+class ScsModule(AnsibleModule):
+    """AnsibleModule with the shared connection options, one lazily built client and typed-error reporting."""
+
+    def __init__(self, argument_spec, **kwargs):
+        spec = connection_argument_spec()
+        spec.update(argument_spec)
+        super().__init__(argument_spec=spec, **kwargs)
+        if not HAS_REQUESTS:
+            self.fail_json(msg=missing_required_lib("requests"))
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            params = self.params
+            try:
+                self._client = ScsClient(
+                    params["scs_url"], params["scs_token"], validate_certs=params["validate_certs"],
+                    ca_path=params["ca_path"], timeout=params["timeout"], retries=params["retries"],
+                    tenant=params["tenant"])
+            except ScsError as err:
+                self.fail_scs(err)
+            for warning in self._client.warnings:
+                self.warn(warning)
+        return self._client
+
+    def fail_scs(self, err, **result):
+        """Fail the task with a typed error's message and its HTTP facts."""
+        result.update(err.to_result())
+        self.fail_json(msg=str(err), error_type=type(err).__name__, **result)

@@ -1,0 +1,215 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: stamus.scs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: alert_info
+short_description: Find alerts on a Stamus Central Server
+version_added: 1.0.0
+description:
+  - Queries the alerts of a Stamus Central Server (SCS) through its C(alerts_tail) REST endpoint and returns them.
+  - Filters by signature, flow, probe, a Lucene O(qfilter) and a time window; all filters are combined with C(AND).
+  - Pages through the results and stops with a clear message when a query needs more than the 10,000 results SCS can
+    page through.
+  - The alerts returned carry C(_id) and C(host), which the pcap modules of this collection need.
+author:
+  - Stamus Networks (@StamusNetworks)
+extends_documentation_fragment:
+  - stamus.scs.connection
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is nothing to diff.
+options:
+  signature_id:
+    description:
+      - Only alerts of this Suricata signature id (C(alert.signature_id)).
+    type: int
+  flow_id:
+    description:
+      - Only alerts of this Suricata flow id.
+    type: int
+  probe:
+    description:
+      - Only alerts seen by this probe (the alert's C(host) field). The name is quoted, so any character is safe.
+    type: str
+  qfilter:
+    description:
+      - A Lucene query string in SCS syntax, for example V(alert.severity:1 AND app_proto:http).
+      - It is combined with the other filters with C(AND). Quote values that contain Lucene special characters.
+    type: str
+  since:
+    description:
+      - Relative start of the time window, as a number and a unit among V(s), V(m), V(h), V(d) and V(w), for example
+        V(24h). Mutually exclusive with O(from).
+      - Without O(since) and O(from), SCS uses its default window, the last 30 days.
+    type: str
+  from:
+    description:
+      - Absolute start of the time window on C(@timestamp), as ISO 8601 such as V(2026-05-02T10:00:00Z) (no zone means UTC)
+        or epoch seconds (values above 10^11 are taken as epoch milliseconds).
+    type: str
+  to:
+    description:
+      - Absolute end of the time window, in the same formats as O(from). Defaults to now.
+    type: str
+  limit:
+    description:
+      - Return at most this many alerts, newest first.
+      - Without a limit, every matching alert is returned, and a query that matches more than SCS can page through
+        (10,000) fails with a message asking to narrow it.
+    type: int
+  page_size:
+    description:
+      - How many alerts to ask for per request. Larger pages mean fewer requests.
+    type: int
+    default: 100
+  query:
+    description:
+      - A JMESPath expression applied to the list of alerts; its result is returned as RV(query_result).
+      - Requires the Python library C(jmespath) on the host that runs the module.
+    type: str
+requirements:
+  - requests
+  - jmespath (for O(query))
+seealso:
+  - name: SCS conditional PCAP logging
+    description: The vendor documentation of conditional pcap and its REST API.
+    link: https://docs.stamus-networks.com/
+"""
+
+EXAMPLES = r"""
+- name: Find the alert of one signature on one flow (the vendor script's query)
+  stamus.scs.alert_info:
+    scs_url: https://scs.example.net
+    scs_token: "{{ vault_scs_token }}"
+    signature_id: 2029743
+    flow_id: 2077942411095108
+  register: found
+
+- name: Set the connection once for every stamus.scs module
+  module_defaults:
+    group/stamus.scs.scs:
+      scs_url: https://scs.example.net
+      scs_token: "{{ vault_scs_token }}"
+      ca_path: /etc/pki/scs-ca.pem
+  block:
+    - name: Severity 1 alerts of the last 24 hours on probe-01
+      stamus.scs.alert_info:
+        probe: probe-01
+        qfilter: alert.severity:1
+        since: 24h
+      register: recent
+
+    - name: Only the ids and probes of HTTP alerts in a fixed window
+      stamus.scs.alert_info:
+        qfilter: app_proto:http
+        from: "2026-05-02T00:00:00Z"
+        to: "2026-05-03T00:00:00Z"
+        query: "[].{id: _id, probe: host, flow: flow_id}"
+      register: http_alerts
+
+- name: Show what was found
+  ansible.builtin.debug:
+    msg: "{{ recent.count }} alerts, first on {{ recent.alerts[0].host | default('none') }}"
+"""
+
+RETURN = r"""
+alerts:
+  description: The matching alerts, newest first, each as SCS returns it (Suricata EVE plus SCS fields) with C(_id).
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - _id: Xk3aQ4kBWK2kIefhuEoN
+      "@timestamp": "2026-05-02T10:00:01.123Z"
+      timestamp: "2026-05-02T12:00:01.123456+0200"
+      flow_id: 2077942411095108
+      event_type: alert
+      src_ip: 10.0.0.5
+      src_port: 51234
+      dest_ip: 203.0.113.7
+      dest_port: 80
+      proto: TCP
+      app_proto: http
+      alert:
+        action: allowed
+        gid: 1
+        signature_id: 2029743
+        rev: 2
+        signature: ET MALWARE Win32/Example CnC Checkin
+        category: A Network Trojan was detected
+        severity: 1
+      capture_file: /var/log/suricata/fpc/log-1777716000-1.pcap
+      host: probe-01
+count:
+  description: How many alerts were returned in RV(alerts).
+  returned: success
+  type: int
+  sample: 1
+total:
+  description: How many alerts SCS counted for the query (SCS caps this at 10,000).
+  returned: success
+  type: int
+  sample: 1
+truncated:
+  description: Whether O(limit) left out matching alerts.
+  returned: success
+  type: bool
+  sample: false
+query_result:
+  description: The result of the JMESPath O(query) applied to RV(alerts).
+  returned: when O(query) is set
+  type: raw
+  sample:
+    - id: Xk3aQ4kBWK2kIefhuEoN
+      probe: probe-01
+      flow: 2077942411095108
+"""
+
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
+    ALERT_QUERY_ARGUMENT_SPEC,
+    alert_query_params,
+    find_alerts,
+)
+from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
+from ansible_collections.stamus.scs.plugins.module_utils._jmespath import compile_query
+
+
+def main():
+    module = ScsModule(
+        argument_spec=dict(
+            ALERT_QUERY_ARGUMENT_SPEC,
+            limit={"type": "int"},
+            page_size={"type": "int", "default": 100},
+            query={"type": "str"},
+        ),
+        mutually_exclusive=[("since", "from")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        query = compile_query(params["query"]) if params["query"] else None
+        query_params = alert_query_params(
+            signature_id=params["signature_id"], flow_id=params["flow_id"], probe=params["probe"],
+            qfilter=params["qfilter"], since=params["since"], from_time=params["from"], to_time=params["to"])
+        alerts, total, truncated = find_alerts(module.client, query_params, page_size=params["page_size"],
+                                               limit=params["limit"])
+        result = {"changed": False, "alerts": alerts, "count": len(alerts), "total": total, "truncated": truncated}
+        if query is not None:
+            result["query_result"] = query.search(alerts)
+    except ScsError as err:
+        module.fail_scs(err)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+"""`python -m scs_emulator serve ...`"""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

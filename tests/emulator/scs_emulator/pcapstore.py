@@ -1,0 +1,320 @@
+"""The probes' conditional pcap stores: writing, rotation, indexing and extraction.
+
+Pure code (no Django). One store per probe, a directory of classic pcap files named
+`log-<epoch>-<thread>.pcap` (Suricata pcap-log "multi" mode), rotated at a per-file size and
+trimmed to a total size (oldest files deleted). Alerts name their file with the probe-side path
+`/var/log/suricata/fpc/<name>`.
+
+Extraction works like the probe's extractor: the packets of the alert's 5-tuple (both
+directions) from `capture_file` and the later files of the same capture thread, written as a
+classic pcap (magic d4c3b2a1, linktype 1, snaplen 65536). `extract_for_alert(store_dir, alert)`
+is the pure function the tests use to compute the expected bytes.
+"""
+
+import dataclasses
+import ipaddress
+import os
+import posixpath
+import re
+import struct
+import threading
+
+ALERT_PCAP_DIR = "/var/log/suricata/fpc"
+FILE_RE = re.compile(r"^log-(\d+)-(\d+)\.pcap$")
+SNAPLEN = 65536
+LINKTYPE_ETHERNET = 1
+GLOBAL_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET)
+RECORD = struct.Struct("<IIII")
+PROTO_NUMBERS = {"TCP": 6, "UDP": 17, "ICMP": 1, "IPV6-ICMP": 58, "ICMPV6": 58, "SCTP": 132}
+PORT_PROTOS = (6, 17, 132)
+
+
+class ExtractionError(Exception):
+    """The extraction cannot be done; str(exc) is the `error` text SCS answers."""
+
+
+class CaptureFileRotated(ExtractionError):
+    pass
+
+
+class NoCaptureFile(ExtractionError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreFile:
+    name: str
+    epoch: int
+    thread: int
+    path: str
+
+    @property
+    def sort_key(self):
+        return (self.epoch, self.thread, self.name)
+
+
+def store_dir(data_dir, probe_name):
+    return os.path.join(data_dir, "probes", probe_name, "fpc")
+
+
+def alert_path(name):
+    return posixpath.join(ALERT_PCAP_DIR, name)
+
+
+def list_files(root):
+    out = []
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return out
+    for name in names:
+        match = FILE_RE.match(name)
+        if match:
+            out.append(StoreFile(name, int(match.group(1)), int(match.group(2)), os.path.join(root, name)))
+    out.sort(key=lambda f: f.sort_key)
+    return out
+
+
+class PcapStore:
+    """Writer side of one probe's store. Callers serialize access with `lock`."""
+
+    _locks = {}
+    _locks_guard = threading.Lock()
+
+    def __init__(self, root, file_size=65536, total_size=262144):
+        self.root = root
+        self.file_size = int(file_size)
+        self.total_size = int(total_size)
+        with self._locks_guard:
+            self.lock = self._locks.setdefault(root, threading.RLock())
+
+    def files(self):
+        return list_files(self.root)
+
+    def current(self, thread):
+        own = [f for f in self.files() if f.thread == thread]
+        return own[-1] if own else None
+
+    def write(self, events):
+        """Append packets to the store, rotating as needed.
+
+        events: iterable of (write_ts, thread, pkt_ts, frame, tag), in write order.
+        Returns {tag: file name} for the events whose tag is not None.
+        """
+        os.makedirs(self.root, exist_ok=True)
+        files = self.files()
+        sizes = {f.name: os.path.getsize(f.path) for f in files}
+        current = {}
+        last_epoch = {}
+        for f in files:
+            current[f.thread] = f
+            last_epoch[f.thread] = max(last_epoch.get(f.thread, 0), f.epoch)
+        handles = {}
+        placed = {}
+        try:
+            for write_ts, thread, pkt_ts, frame, tag in events:
+                cur = current.get(thread)
+                need = RECORD.size + len(frame)
+                if cur is None or (sizes[cur.name] + need > self.file_size and sizes[cur.name] > len(GLOBAL_HEADER)):
+                    if thread in handles:
+                        handles.pop(thread).close()
+                    epoch = int(write_ts)
+                    if thread in last_epoch and epoch <= last_epoch[thread]:
+                        epoch = last_epoch[thread] + 1
+                    last_epoch[thread] = epoch
+                    name = "log-%d-%d.pcap" % (epoch, thread)
+                    cur = StoreFile(name, epoch, thread, os.path.join(self.root, name))
+                    with open(cur.path, "wb") as fh:
+                        fh.write(GLOBAL_HEADER)
+                    sizes[name] = len(GLOBAL_HEADER)
+                    current[thread] = cur
+                    self._trim(sizes, current, handles)
+                fh = handles.get(thread)
+                if fh is None:
+                    fh = handles[thread] = open(cur.path, "ab")  # pylint: disable=consider-using-with
+                sec = int(pkt_ts)
+                usec = int(round((pkt_ts - sec) * 1e6))
+                if usec >= 1000000:
+                    sec, usec = sec + 1, usec - 1000000
+                fh.write(RECORD.pack(sec, usec, len(frame), len(frame)) + frame)
+                sizes[cur.name] += need
+                if tag is not None:
+                    placed[tag] = cur.name
+            self._trim(sizes, current, handles)
+        finally:
+            for fh in handles.values():
+                fh.close()
+        return placed
+
+    def _trim(self, sizes, current, handles):
+        """Delete the oldest files (never a thread's current one) while over the total size."""
+        open_names = {f.name for f in current.values()}
+        total = sum(sizes.values())
+        if total <= self.total_size:
+            return
+        for f in self.files():
+            if total <= self.total_size:
+                break
+            if f.name in open_names:
+                continue
+            total -= sizes.pop(f.name, 0)
+            for thread, fh in list(handles.items()):
+                if fh.name == f.path:
+                    handles.pop(thread).close()
+            _remove(f.path)
+
+    def rotate(self, count):
+        """Delete the `count` oldest files (the admin API's forced rotation). Returns their names."""
+        removed = []
+        for f in self.files()[:max(0, int(count))]:
+            _remove(f.path)
+            removed.append(f.name)
+        return removed
+
+    def ensure_current(self, thread, now):
+        """Return the current file of `thread`, creating an empty one if there is none."""
+        cur = self.current(thread)
+        if cur is not None:
+            return cur.name
+        os.makedirs(self.root, exist_ok=True)
+        name = "log-%d-%d.pcap" % (int(now), thread)
+        with open(os.path.join(self.root, name), "wb") as fh:
+            fh.write(GLOBAL_HEADER)
+        return name
+
+    def total_bytes(self):
+        return sum(os.path.getsize(f.path) for f in self.files())
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    _CACHE.pop(path, None)
+
+
+# ---------------------------------------------------------------- reading and extraction
+
+_CACHE = {}
+_CACHE_LOCK = threading.Lock()
+_CACHE_MAX = 1024
+
+
+def frame_key(frame):
+    """Normalized 5-tuple of an Ethernet frame: (proto, (ip, port), (ip, port)), endpoints sorted."""
+    if len(frame) < 14:
+        return None
+    etype = int.from_bytes(frame[12:14], "big")
+    off = 14
+    if etype == 0x8100 and len(frame) >= 18:
+        etype = int.from_bytes(frame[16:18], "big")
+        off = 18
+    if etype == 0x0800 and len(frame) >= off + 20:
+        ihl = (frame[off] & 0x0F) * 4
+        proto = frame[off + 9]
+        src, dst = frame[off + 12:off + 16], frame[off + 16:off + 20]
+        l4 = off + ihl
+    elif etype == 0x86DD and len(frame) >= off + 40:
+        proto = frame[off + 6]
+        src, dst = frame[off + 8:off + 24], frame[off + 24:off + 40]
+        l4 = off + 40
+    else:
+        return None
+    sport = dport = 0
+    if proto in PORT_PROTOS and len(frame) >= l4 + 4:
+        sport, dport = struct.unpack_from("!HH", frame, l4)
+    a, b = (bytes(src), sport), (bytes(dst), dport)
+    return (proto,) + ((a, b) if a <= b else (b, a))
+
+
+def alert_key(alert):
+    """Normalized 5-tuple of an alert document (same form as frame_key)."""
+    proto = PROTO_NUMBERS.get(str(alert.get("proto", "")).upper())
+    if proto is None:
+        try:
+            proto = int(alert.get("proto"))
+        except (TypeError, ValueError):
+            return None
+    try:
+        src = ipaddress.ip_address(alert["src_ip"]).packed
+        dst = ipaddress.ip_address(alert["dest_ip"]).packed
+    except (KeyError, ValueError):
+        return None
+    sport = int(alert.get("src_port") or 0) if proto in PORT_PROTOS else 0
+    dport = int(alert.get("dest_port") or 0) if proto in PORT_PROTOS else 0
+    a, b = (src, sport), (dst, dport)
+    return (proto,) + ((a, b) if a <= b else (b, a))
+
+
+def iter_records(data):
+    """Yield (offset, length, ts_sec, ts_usec, frame) for each record of classic pcap bytes."""
+    off = len(GLOBAL_HEADER)
+    end = len(data)
+    while off + RECORD.size <= end:
+        sec, usec, incl, _orig = RECORD.unpack_from(data, off)
+        if off + RECORD.size + incl > end:
+            break
+        yield off, RECORD.size + incl, sec, usec, data[off + RECORD.size:off + RECORD.size + incl]
+        off += RECORD.size + incl
+
+
+def read_pcap(data):
+    """Parse classic pcap bytes: list of (ts_sec, ts_usec, frame). Checks the header."""
+    if len(data) < len(GLOBAL_HEADER) or data[:4] != b"\xd4\xc3\xb2\xa1":
+        raise ValueError("not a classic little-endian pcap")
+    return [(sec, usec, frame) for _o, _l, sec, usec, frame in iter_records(data)]
+
+
+def _indexed(path):
+    """(data, {key: [(offset, length), ...]}) for a store file, cached by (mtime, size)."""
+    st = os.stat(path)
+    sig = (st.st_mtime_ns, st.st_size)
+    with _CACHE_LOCK:
+        entry = _CACHE.get(path)
+    if entry is not None and entry[0] == sig:
+        return entry[1], entry[2]
+    with open(path, "rb") as fh:
+        data = fh.read()
+    index = {}
+    for off, length, _sec, _usec, frame in iter_records(data):
+        index.setdefault(frame_key(frame), []).append((off, length))
+    with _CACHE_LOCK:
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        _CACHE[path] = (sig, data, index)
+    return data, index
+
+
+def extract_for_alert(root, alert):
+    """The pcap bytes the probe's extractor produces for `alert` from the store at `root`.
+
+    Raises NoCaptureFile when the alert has no capture_file, CaptureFileRotated when the file
+    is gone. A header-only pcap (24 bytes) means no packet matched.
+    """
+    capture_file = alert.get("capture_file")
+    if not capture_file:
+        raise NoCaptureFile("alert has no capture_file: conditional pcap was not active on probe %s when it fired" % alert.get("host", "?"))
+    name = posixpath.basename(str(capture_file))
+    path = os.path.join(root, name)
+    if not os.path.exists(path):
+        raise CaptureFileRotated("capture file %s no longer exists (rotated) on probe %s" % (capture_file, alert.get("host", "?")))
+    key = alert_key(alert)
+    match = FILE_RE.match(name)
+    if match:
+        first = (int(match.group(1)), int(match.group(2)), name)
+        chain = [f for f in list_files(root) if f.thread == first[1] and f.sort_key >= first]
+        paths = [f.path for f in chain]
+    else:
+        paths = [path]
+    out = [GLOBAL_HEADER]
+    for file_path in paths:
+        try:
+            data, index = _indexed(file_path)
+        except FileNotFoundError:
+            if file_path == path:
+                raise CaptureFileRotated("capture file %s no longer exists (rotated)" % capture_file) from None
+            continue
+        for off, length in index.get(key, ()):
+            out.append(data[off:off + length])
+    return b"".join(out)

@@ -1,0 +1,229 @@
+"""Start and drive an SCS emulator from tests.
+
+    with Emulator(tls=True) as emu:
+        requests.get(emu.url + "/rest/", headers={"Authorization": "Token " + emu.token}, verify=emu.ca_path)
+        emu.inject_fault(path="alerts_tail", kind="status", status=503, count=1)
+
+The emulator runs as a subprocess (`python -m scs_emulator serve`); its output goes to
+<data_dir>/emulator.log.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import requests
+
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class EmulatorError(RuntimeError):
+    pass
+
+
+class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-methods
+    def __init__(self, tls=True, seed=1, probes=3, templates=2, alerts=250, flows=120, pcap="mixed", data_dir=None,
+                 token=None, legacy=False, extra_args=(), readonly_token=None, startup_timeout=30):
+        self.tls = tls
+        self.legacy = legacy
+        self.options = {"seed": seed, "probes": probes, "templates": templates, "alerts": alerts, "flows": flows, "pcap": pcap}
+        self.extra_args = list(extra_args)
+        self.startup_timeout = startup_timeout
+        self._own_dir = data_dir is None
+        self.data_dir = os.path.abspath(data_dir or tempfile.mkdtemp(prefix="scs-emu-test-"))
+        self.token = token
+        self.readonly_token = readonly_token
+        self.url = None
+        self.ca_path = None
+        self.port = 0
+        self.pid = None
+        self.proc = None
+        self.state_info = None
+        self._log = None
+        self._session = requests.Session()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def state_file(self):
+        return os.path.join(self.data_dir, "emulator-state.json")
+
+    def command(self):
+        cmd = [sys.executable, "-m", "scs_emulator", "serve", "--data-dir", self.data_dir, "--port", str(self.port),
+               "--state-file", self.state_file]
+        for key, value in self.options.items():
+            cmd += ["--" + key, str(value)]
+        if self.tls:
+            cmd.append("--tls")
+        if self.legacy:
+            cmd.append("--legacy")
+        if self.token:
+            cmd += ["--token", self.token]
+        if self.readonly_token:
+            cmd += ["--readonly-token", self.readonly_token]
+        return cmd + self.extra_args
+
+    def start(self):
+        """Start (or restart on the same data dir and, if possible, the same port)."""
+        if self.proc is not None and self.proc.poll() is None:
+            return self
+        if os.path.exists(self.state_file):
+            os.unlink(self.state_file)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([PACKAGE_PARENT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        self._log = open(os.path.join(self.data_dir, "emulator.log"), "ab")  # pylint: disable=consider-using-with
+        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=env)  # pylint: disable=consider-using-with
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(self.state_file):
+                with open(self.state_file, encoding="utf-8") as fh:
+                    info = json.load(fh)
+                self._apply_state(info)
+                return self
+            if self.proc.poll() is not None:
+                if self.port:
+                    # the old port could not be bound again: take any free one
+                    self.port = 0
+                    return self.start()
+                raise EmulatorError("emulator exited with %s; see %s" % (self.proc.returncode, self._log_path()))
+            time.sleep(0.03)
+        self.kill()
+        raise EmulatorError("emulator not ready after %ss; see %s" % (self.startup_timeout, self._log_path()))
+
+    def _log_path(self):
+        return os.path.join(self.data_dir, "emulator.log")
+
+    def _apply_state(self, info):
+        self.state_info = info
+        self.url = info["SCS_URL"]
+        self.token = info["SCS_TOKEN"]
+        self.readonly_token = info["SCS_READONLY_TOKEN"]
+        self.ca_path = info["SCS_CA_PATH"] or None
+        self.port = info["port"]
+        self.pid = info["pid"]
+
+    def stop(self, timeout=10):
+        """SIGTERM and wait (graceful stop)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._close_log()
+
+    def kill(self):
+        """SIGKILL the emulator (arbiter and worker): a crash, the data dir stays as it was."""
+        if self.proc is not None and self.proc.poll() is None:
+            worker = (self.state_info or {}).get("worker_pid")
+            self.proc.kill()
+            self.proc.wait(10)
+            if worker:
+                try:
+                    os.kill(worker, signal.SIGKILL)
+                except OSError:
+                    pass
+        self._close_log()
+
+    def _close_log(self):
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def cleanup(self):
+        self._session.close()
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def verify(self):
+        return self.ca_path if self.ca_path else True
+
+    def env(self):
+        return {"SCS_URL": self.url, "SCS_TOKEN": self.token, "SCS_CA_PATH": self.ca_path or ""}
+
+    def headers(self, token=None):
+        return {"Authorization": "Token %s" % (token or self.token)}
+
+    def rest(self, method, path, token=None, **kwargs):
+        """Call the SCS API as a client would (path relative to the base URL, e.g. '/rest/')."""
+        kwargs.setdefault("verify", self.verify)
+        kwargs.setdefault("timeout", 30)
+        headers = dict(self.headers(token), **kwargs.pop("headers", {}))
+        return self._session.request(method, self.url + path, headers=headers, **kwargs)
+
+    def admin(self, method, path, **kwargs):
+        kwargs.setdefault("verify", self.verify)
+        kwargs.setdefault("timeout", 30)
+        resp = requests.request(method, self.url + "/_emulator/" + path.lstrip("/"), **kwargs)
+        if resp.status_code >= 400:
+            raise EmulatorError("admin %s %s -> %s %s" % (method, path, resp.status_code, resp.text[:500]))
+        return resp
+
+    def inject_fault(self, **fault):
+        return self.admin("POST", "faults/", json=fault).json()
+
+    def clear_faults(self):
+        self.admin("DELETE", "faults/")
+
+    def faults(self):
+        return self.admin("GET", "faults/").json()["faults"]
+
+    def requests(self):
+        return self.admin("GET", "requests/").json()["requests"]
+
+    def clear_requests(self):
+        self.admin("DELETE", "requests/")
+
+    def add_alerts(self, probe="probe-01", count=1, kind="normal", **kw):
+        body = dict(kw, probe=probe, count=count, kind=kind)
+        return self.admin("POST", "alerts/", json=body).json()["alerts"]
+
+    def rotate(self, probe, files=1):
+        return self.admin("POST", "rotate/", json={"probe": probe, "files": files}).json()
+
+    def probe_fault(self, probe, status="failed", message="", count=1):
+        return self.admin("POST", "probe_faults/", json={"probe": probe, "status": status, "message": message, "count": count}).json()
+
+    def clear_probe_faults(self):
+        self.admin("DELETE", "probe_faults/")
+
+    def expected_pcap(self, alert_id):
+        return self.admin("GET", "expected_pcap/%s/" % alert_id).content
+
+    def state(self):
+        return self.admin("GET", "state/").json()
+
+    def configure(self, **values):
+        return self.admin("POST", "config/", json=values).json()
+
+    def alerts(self, qfilter=None, token=None, **params):
+        """All matching alert docs (follows pagination), through the real REST API."""
+        params = dict(params, page_size=params.get("page_size", 1000))
+        if qfilter:
+            params["qfilter"] = qfilter
+        out = []
+        page = 1
+        while True:
+            resp = self.rest("GET", "/rest/rules/es/alerts_tail/", token=token, params=dict(params, page=page))
+            resp.raise_for_status()
+            body = resp.json()
+            out.extend(body["results"])
+            if not body["next"]:
+                return out
+            page += 1

@@ -1,0 +1,37 @@
+"""URL map: the SCS REST API under /rest/ and the emulator admin API under /_emulator/."""
+
+from django.conf import settings
+from django.urls import include, path, re_path
+from rest_framework.routers import SimpleRouter
+
+from . import views_admin, views_alerts, views_pcap, views_probes, views_root
+
+router = SimpleRouter(trailing_slash=True)
+router.register("appliances/appliance" if settings.LEGACY_PROBE_PATH else "appliances/probe", views_probes.ProbeViewSet, basename="probe")
+router.register("appliances/template", views_probes.TemplateViewSet, basename="template")
+router.register("appliances/task", views_probes.TaskViewSet, basename="task")
+
+PCAP = r"^rest/rules/filestore_pcap/(?P<filename>[^/]+)/"
+
+urlpatterns = [
+    path("rest/", views_root.RootView.as_view()),
+    path("rest/rules/scirius_context/", views_probes.ContextView.as_view()),
+    path("rest/rules/es/alerts_tail/", views_alerts.AlertsTailView.as_view()),
+    path("rest/rules/es/alerts_count/", views_alerts.AlertsCountView.as_view()),
+    path("rest/rules/es/events_from_flow_id/", views_alerts.EventsFromFlowIdView.as_view()),
+    path("rest/rules/filestore_pcap/upload/", views_pcap.UploadView.as_view()),
+    re_path(PCAP + r"extract_pcap/$", views_pcap.ExtractView.as_view()),
+    re_path(PCAP + r"status/$", views_pcap.StatusView.as_view()),
+    re_path(PCAP + r"retrieve/$", views_pcap.RetrieveView.as_view()),
+    re_path(PCAP + r"download/$", views_pcap.DownloadView.as_view()),
+    path("rest/", include(router.urls)),
+    path("_emulator/health/", views_admin.health),
+    path("_emulator/faults/", views_admin.faults),
+    path("_emulator/requests/", views_admin.requests_log),
+    path("_emulator/alerts/", views_admin.add_alerts),
+    path("_emulator/rotate/", views_admin.rotate),
+    path("_emulator/probe_faults/", views_admin.probe_faults),
+    path("_emulator/expected_pcap/<str:alert_id>/", views_admin.expected_pcap),
+    path("_emulator/state/", views_admin.state),
+    path("_emulator/config/", views_admin.config),
+]

@@ -1,0 +1,193 @@
+"""The emulator's own admin / test API under /_emulator/: no auth, loopback clients only."""
+
+import ipaddress
+import json
+import random
+import time
+
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from . import alertgen, pcapstore, runtime, tasks
+from .alertindex import INDEX
+from .faults import FAULTS, REQUESTS, FaultError
+from .models import Alert, AuditLog, Probe, SeedInfo, Task, Template
+from .seed import alert_row
+
+ADD_KINDS = ("normal", "no_packets", "same_flow")
+
+
+def _loopback(request):
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+
+
+def _body(request):
+    if not request.body:
+        return {}
+    return json.loads(request.body)
+
+
+def admin_view(methods):
+    def wrap(func):
+        @csrf_exempt
+        def view(request, *args, **kwargs):
+            if not _loopback(request):
+                return JsonResponse({"detail": "The emulator admin API only answers loopback clients."}, status=403)
+            if request.method not in methods:
+                return JsonResponse({"detail": "Method \"%s\" not allowed." % request.method}, status=405)
+            try:
+                body = _body(request) if request.method in ("POST", "PUT", "PATCH") else {}
+            except ValueError as exc:
+                return JsonResponse({"detail": "invalid JSON body: %s" % exc}, status=400)
+            if not isinstance(body, dict):
+                return JsonResponse({"detail": "JSON body must be an object"}, status=400)
+            return func(request, body, *args, **kwargs)
+        return view
+    return wrap
+
+
+@admin_view(("GET",))
+def health(request, body):  # pylint: disable=unused-argument
+    return JsonResponse({"ok": True, "probes": Probe.objects.count(), "alerts": len(INDEX)})
+
+
+@admin_view(("GET", "POST", "DELETE"))
+def faults(request, body):
+    if request.method == "DELETE":
+        FAULTS.clear()
+        return JsonResponse({"faults": []})
+    if request.method == "POST":
+        try:
+            fault = FAULTS.add(body)
+        except FaultError as exc:
+            return JsonResponse({"detail": str(exc)}, status=400)
+        return JsonResponse(fault, status=201)
+    return JsonResponse({"faults": FAULTS.list()})
+
+
+@admin_view(("GET", "DELETE"))
+def requests_log(request, body):  # pylint: disable=unused-argument
+    if request.method == "DELETE":
+        REQUESTS.clear()
+        return JsonResponse({"requests": []})
+    return JsonResponse({"requests": REQUESTS.list()})
+
+
+def _probe(name):
+    return Probe.objects.select_related("template").filter(name=name).first()
+
+
+@admin_view(("POST",))
+def add_alerts(request, body):  # pylint: disable=unused-argument
+    tasks.advance()
+    probe = _probe(body.get("probe"))
+    if probe is None:
+        return JsonResponse({"detail": "unknown probe %r" % body.get("probe")}, status=400)
+    kind = body.get("kind", "normal")
+    if kind not in ADD_KINDS:
+        return JsonResponse({"detail": "kind must be one of %s" % ", ".join(ADD_KINDS)}, status=400)
+    try:
+        count = int(body.get("count", 1))
+        severity = int(body["severity"]) if body.get("severity") is not None else None
+        signature_id = int(body["signature_id"]) if body.get("signature_id") is not None else None
+    except (TypeError, ValueError):
+        return JsonResponse({"detail": "count, severity and signature_id must be integers"}, status=400)
+    if count < 1 or count > 100000:
+        return JsonResponse({"detail": "count must be between 1 and 100000"}, status=400)
+    with transaction.atomic():
+        info = SeedInfo.objects.select_for_update().first()
+        SeedInfo.objects.filter(pk=info.pk).update(added_batches=F("added_batches") + 1)
+        info.refresh_from_db()
+        rng = random.Random("%s:%s" % (info.seed, info.added_batches))
+        used = {(d["proto"], d["src_ip"], d["src_port"], d["dest_ip"], d["dest_port"]) for d in INDEX.all_docs() if d["host"] == probe.name}
+        now = float(body.get("now") or time.time())
+        generated = alertgen.new_alerts_now(rng, probe, runtime.CONFIG, now, count, kind, severity, signature_id, used)
+        Alert.objects.bulk_create([alert_row(doc, ts) for doc, ts in generated], batch_size=500)
+    INDEX.add([(doc, alertgen.ts_ms(ts)) for doc, ts in generated])
+    return JsonResponse({"alerts": [doc for doc, _ts in generated]}, status=201)
+
+
+def _store(name):
+    return pcapstore.PcapStore(pcapstore.store_dir(runtime.CONFIG["data_dir"], name),
+                               runtime.CONFIG["pcap_file_size"], runtime.CONFIG["pcap_total_size"])
+
+
+@admin_view(("POST",))
+def rotate(request, body):  # pylint: disable=unused-argument
+    probe = _probe(body.get("probe"))
+    if probe is None:
+        return JsonResponse({"detail": "unknown probe %r" % body.get("probe")}, status=400)
+    store = _store(probe.name)
+    with store.lock:
+        removed = store.rotate(int(body.get("files", 1)))
+    return JsonResponse({"removed": [pcapstore.alert_path(n) for n in removed],
+                         "remaining": [pcapstore.alert_path(f.name) for f in store.files()]})
+
+
+@admin_view(("GET", "POST", "DELETE"))
+def probe_faults(request, body):
+    with runtime.LOCK:
+        if request.method == "DELETE":
+            runtime.PROBE_FAULTS.clear()
+        elif request.method == "POST":
+            status = body.get("status", "failed")
+            if status not in ("failed", "unreachable", "warning"):
+                return JsonResponse({"detail": "status must be failed, unreachable or warning"}, status=400)
+            if _probe(body.get("probe")) is None:
+                return JsonResponse({"detail": "unknown probe %r" % body.get("probe")}, status=400)
+            runtime.PROBE_FAULTS[body["probe"]] = {"status": status, "message": body.get("message") or "",
+                                                   "count": int(body.get("count", 1))}
+        return JsonResponse({"probe_faults": {k: dict(v) for k, v in runtime.PROBE_FAULTS.items()}},
+                            status=201 if request.method == "POST" else 200)
+
+
+@admin_view(("GET",))
+def expected_pcap(request, body, alert_id):  # pylint: disable=unused-argument
+    doc = INDEX.get(alert_id)
+    if doc is None:
+        return JsonResponse({"detail": "unknown alert %s" % alert_id}, status=404)
+    try:
+        data = pcapstore.extract_for_alert(pcapstore.store_dir(runtime.CONFIG["data_dir"], doc["host"]), doc)
+    except pcapstore.ExtractionError as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    return HttpResponse(data, content_type="application/octet-stream")
+
+
+@admin_view(("GET",))
+def state(request, body):  # pylint: disable=unused-argument
+    tasks.advance()
+    probes = []
+    for probe in Probe.objects.select_related("template"):
+        store = _store(probe.name)
+        probes.append({
+            "appliance_id": probe.appliance_id, "name": probe.name, "template": probe.template_id,
+            "template_name": probe.template.name if probe.template else None,
+            "conditional_pcap": probe.conditional_pcap, "effective_pcap": probe.effective_pcap,
+            "applied_pcap": probe.applied_pcap, "pending_changes": probe.pending_changes,
+            "capture_threads": probe.capture_threads,
+            "store_files": [pcapstore.alert_path(f.name) for f in store.files()],
+            "store_bytes": store.total_bytes(),
+            "alerts": sum(1 for d in INDEX.all_docs() if d["host"] == probe.name),
+        })
+    templates = [{"pk": t.pk, "name": t.name, "conditional_pcap": t.conditional_pcap} for t in Template.objects.all()]
+    audit = [{"user": a.user.username if a.user else None, "action": a.action, "target": a.target, "comment": a.comment,
+              "changes": a.changes, "time": a.time.isoformat()} for a in AuditLog.objects.select_related("user")]
+    task_list = [{"pk": t.pk, "status": t.status, "success": t.success, "results": t.results} for t in Task.objects.all()]
+    info = SeedInfo.objects.first()
+    return JsonResponse({"probes": probes, "templates": templates, "audit_log": audit, "tasks": task_list,
+                         "alerts": len(INDEX), "seed": info.params if info else None, "config": runtime.CONFIG})
+
+
+@admin_view(("GET", "POST"))
+def config(request, body):
+    if request.method == "POST":
+        allowed = {"task_delay": float, "upload_limit": int, "pcap_file_size": int, "pcap_total_size": int}
+        for key, conv in allowed.items():
+            if key in body:
+                runtime.CONFIG[key] = conv(body[key])
+    return JsonResponse(runtime.CONFIG)

@@ -1,0 +1,131 @@
+"""Fault injection (each kind) and the request log."""
+
+import json
+import time
+
+import pytest
+import requests
+
+TAIL = "/rest/rules/es/alerts_tail/"
+
+
+def test_status_fault_with_retry_after_then_normal(clean_emu):
+    emu = clean_emu
+    emu.inject_fault(method="GET", path="alerts_tail", kind="status", status=503, retry_after=2, count=2)
+    for _i in range(2):
+        resp = emu.rest("GET", TAIL)
+        assert resp.status_code == 503
+        assert resp.headers["Retry-After"] == "2"
+        assert "detail" in resp.json()
+    assert emu.rest("GET", TAIL).status_code == 200
+    assert emu.faults() == []
+
+
+def test_fault_method_and_path_filters(clean_emu):
+    emu = clean_emu
+    emu.inject_fault(method="POST", path="extract_pcap", kind="status", status=429, count=-1)
+    assert emu.rest("GET", TAIL).status_code == 200
+    resp = emu.rest("POST", "/rest/rules/filestore_pcap/abc/extract_pcap/", params={"host": "probe-01"})
+    assert resp.status_code == 429
+    assert emu.rest("POST", "/rest/rules/filestore_pcap/abc/extract_pcap/", params={"host": "probe-01"}).status_code == 429
+    assert emu.faults()[0]["hits"] == 2
+    emu.clear_faults()
+    assert emu.rest("POST", "/rest/rules/filestore_pcap/abc/extract_pcap/", params={"host": "probe-01"}).status_code == 400
+
+
+def test_html500(clean_emu):
+    clean_emu.inject_fault(path="scirius_context", kind="html500")
+    resp = clean_emu.rest("GET", "/rest/rules/scirius_context/")
+    assert resp.status_code == 500
+    assert resp.headers["Content-Type"].startswith("text/html")
+    with pytest.raises(ValueError):
+        resp.json()
+
+
+def test_reset_is_a_connection_error(clean_emu):
+    clean_emu.inject_fault(path="alerts_tail", kind="reset")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        clean_emu.rest("GET", TAIL)
+    assert clean_emu.rest("GET", TAIL).status_code == 200
+
+
+def _pcap_ready(emu):
+    for alert in emu.alerts("_exists_:capture_file"):
+        emu.rest("POST", "/rest/rules/filestore_pcap/upload/", params={"host": alert["host"]},
+                 files={"file": ("a.json", json.dumps(alert))})
+        resp = emu.rest("POST", "/rest/rules/filestore_pcap/%s/extract_pcap/" % alert["_id"], params={"host": alert["host"]})
+        if resp.status_code == 200:
+            emu.rest("GET", "/rest/rules/filestore_pcap/%s/retrieve/" % alert["_id"], params={"host": alert["host"]})
+            return alert
+    raise AssertionError("no extractable alert")
+
+
+def test_reset_mid_body_on_download(clean_emu):
+    emu = clean_emu
+    alert = _pcap_ready(emu)
+    emu.inject_fault(path="download", kind="reset_mid_body")
+    with pytest.raises((requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        emu.rest("GET", "/rest/rules/filestore_pcap/%s/download/" % alert["_id"])
+    # the server served (and so deleted) the file: it is gone, like a real one-shot download
+    assert emu.rest("GET", "/rest/rules/filestore_pcap/%s/download/" % alert["_id"]).status_code == 404
+
+
+def test_truncate(clean_emu):
+    clean_emu.inject_fault(path="alerts_tail", kind="truncate")
+    with pytest.raises((requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        clean_emu.rest("GET", TAIL)
+    assert clean_emu.rest("GET", TAIL).status_code == 200
+
+
+def test_delay(clean_emu):
+    clean_emu.inject_fault(path="scirius_context", kind="delay", delay=0.6)
+    started = time.monotonic()
+    resp = clean_emu.rest("GET", "/rest/rules/scirius_context/")
+    assert resp.status_code == 200 and time.monotonic() - started >= 0.6
+    clean_emu.inject_fault(path="scirius_context", kind="delay", delay=2)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        clean_emu.rest("GET", "/rest/rules/scirius_context/", timeout=0.5)
+
+
+def test_invalid_json_and_no_done(clean_emu):
+    emu = clean_emu
+    emu.inject_fault(path="alerts_tail", kind="invalid_json")
+    resp = emu.rest("GET", TAIL)
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/json"
+    with pytest.raises(ValueError):
+        resp.json()
+    emu.inject_fault(path="extract_pcap", kind="no_done")
+    resp = emu.rest("POST", "/rest/rules/filestore_pcap/x/extract_pcap/", params={"host": "probe-01"})
+    assert resp.status_code == 200 and resp.json() == {}
+
+
+def test_redirect_to_another_host(clean_emu):
+    clean_emu.inject_fault(path="alerts_tail", kind="redirect")
+    resp = clean_emu.rest("GET", TAIL, params={"page": 1}, allow_redirects=False)
+    assert resp.status_code == 302
+    port = clean_emu.url.rsplit(":", 1)[1]
+    assert resp.headers["Location"] == "http://127.0.0.2:%s%s?page=1" % (port, TAIL)
+
+
+def test_bad_fault_spec_rejected(clean_emu):
+    with pytest.raises(Exception):
+        clean_emu.inject_fault(kind="explode")
+
+
+def test_request_log(clean_emu):
+    emu = clean_emu
+    emu.clear_requests()
+    emu.rest("GET", TAIL, params={"page_size": 1, "token": "secret-value"})
+    emu.rest("PATCH", "/rest/appliances/probe/1/", token=emu.readonly_token, json={"descr": "x"})
+    emu.inject_fault(path="scirius_context", kind="status", status=502)
+    emu.rest("GET", "/rest/rules/scirius_context/")
+    log = emu.requests()
+    assert [(e["method"], e["path"], e["status"]) for e in log] == [
+        ("GET", TAIL, 200), ("PATCH", "/rest/appliances/probe/1/", 403), ("GET", "/rest/rules/scirius_context/", 502)]
+    assert "secret-value" not in log[0]["query"] and "page_size=1" in log[0]["query"]
+    assert log[2]["fault"] == "status"
+    assert all(e["duration_ms"] >= 0 for e in log)
+    writes = [e for e in log if e["method"] not in ("GET", "HEAD", "OPTIONS")]
+    assert len(writes) == 1
+    emu.clear_requests()
+    assert emu.requests() == []

@@ -1,0 +1,20 @@
+"""Integration fixtures: a real SCS emulator (gunicorn, HTTPS on 127.0.0.1) shared by the session."""
+
+import pytest
+
+from runner import TOKEN_MARKER, Emulator
+
+
+@pytest.fixture(scope="session")
+def scs():
+    """HTTPS emulator: 3 probes, 2 templates, 250 alerts over 120 flows."""
+    with Emulator(tls=True, seed=7, probes=3, templates=2, alerts=250, flows=120, token=TOKEN_MARKER) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def clean_scs(scs):
+    scs.clear_faults()
+    scs.clear_requests()
+    yield scs
+    scs.clear_faults()

@@ -1,0 +1,73 @@
+"""Run real ansible-playbook plays against the emulator and collect every task's registered result."""
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests", "emulator"))
+
+from scs_emulator.testing import Emulator  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+
+BIN = os.path.dirname(sys.executable)
+# The default emulator runs with this token, so leaks are easy to spot.
+TOKEN_MARKER = "tok-MARKER-5f0c2d9e7b1a"
+
+
+class PlaybookRun:
+    def __init__(self, proc, results):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.results = results
+
+    def __getitem__(self, name):
+        return self.results[name]
+
+
+def run_tasks(tmp_path, env, tasks, check=False, verbosity=0, play_extra=None, extra_vars=None):
+    """Run ``tasks`` (dicts, as in a playbook) with ansible-playbook; every task's result is registered under its
+    ``register`` name and returned, failures included (the tasks run with ``ignore_errors``)."""
+    registered = [task["register"] for task in tasks if "register" in task]
+    result_file = tmp_path / "results.json"
+    play = {"name": "integration", "hosts": "localhost", "connection": "local", "gather_facts": False,
+            "tasks": [dict(task, ignore_errors=True) for task in tasks] + [{
+                "name": "Save results",
+                "check_mode": False,
+                "ansible.builtin.copy": {
+                    "dest": str(result_file), "mode": "0600",
+                    "content": "{{ {%s} | to_json }}" % ", ".join("'%s': %s | default(None)" % (name, name) for name in registered),
+                },
+            }]}
+    play.update(play_extra or {})
+    playbook = tmp_path / "playbook.yml"
+    playbook.write_text(yaml.safe_dump([play], sort_keys=False))
+    command = [os.path.join(BIN, "ansible-playbook"), str(playbook)]
+    if check:
+        command.append("--check")
+    if verbosity:
+        command.append("-" + "v" * verbosity)
+    for key, value in (extra_vars or {}).items():
+        command += ["-e", "%s=%s" % (key, value)]
+    proc = subprocess.run(command, env=ansible_env(env), capture_output=True, text=True, timeout=600, check=False)
+    results = json.loads(result_file.read_text()) if result_file.exists() else None
+    assert results is not None, "ansible-playbook did not finish:\n%s\n%s" % (proc.stdout, proc.stderr)
+    return PlaybookRun(proc, results)
+
+
+def ansible_env(extra):
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SCS_", "ANSIBLE_"))}
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO, ".build", "collections"),
+        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "PATH": BIN + os.pathsep + env.get("PATH", ""),
+    })
+    env.update(extra or {})
+    return env

@@ -1,0 +1,89 @@
+import pytest
+
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
+    alert_query_params,
+    lucene_quote,
+    normalize_alert,
+    parse_since,
+    parse_time,
+    time_window,
+)
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsProtocolError
+
+NOW = 1777716000  # 2026-05-02T10:00:00Z
+
+
+def test_vendor_query_is_built_from_validated_integers():
+    params = alert_query_params(signature_id=2029743, flow_id=2077942411095108)
+    assert params == {"qfilter": "alert.signature_id:2029743 AND flow_id:2077942411095108"}
+
+
+def test_user_qfilter_is_parenthesised_and_probe_quoted():
+    params = alert_query_params(qfilter="alert.severity:1 OR app_proto:http", probe='pro"be 1\\')
+    assert params["qfilter"] == '(alert.severity:1 OR app_proto:http) AND host:"pro\\"be 1\\\\"'
+
+
+@pytest.mark.parametrize("name, value", [
+    ("signature_id", -1), ("flow_id", -5), ("signature_id", 2 ** 32), ("flow_id", True), ("flow_id", "1 OR *"),
+])
+def test_ids_must_be_non_negative_integers(name, value):
+    with pytest.raises(ScsConfigError, match=name):
+        alert_query_params(**{name: value})
+
+
+def test_lucene_quote_neutralises_syntax():
+    assert lucene_quote('a" OR host:*') == '"a\\" OR host:*"'
+
+
+@pytest.mark.parametrize("text, seconds", [("30s", 30), ("15m", 900), ("24h", 86400), ("7d", 604800), ("2w", 1209600)])
+def test_since(text, seconds):
+    assert parse_since(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["24", "h", "-1h", "0h", "1y", "1.5h"])
+def test_bad_since_names_the_format(text):
+    with pytest.raises(ScsConfigError, match="since must be"):
+        parse_since(text)
+
+
+@pytest.mark.parametrize("text, ms", [
+    ("2026-05-02T10:00:00Z", NOW * 1000),
+    ("2026-05-02T12:00:00+02:00", NOW * 1000),
+    ("2026-05-02T10:00:00", NOW * 1000),
+    (str(NOW), NOW * 1000),
+    (str(NOW * 1000), NOW * 1000),
+    ("1777716000.5", NOW * 1000 + 500),
+])
+def test_absolute_times(text, ms):
+    assert parse_time("from", text) == ms
+
+
+def test_bad_time_names_the_option():
+    with pytest.raises(ScsConfigError, match="to must be an ISO 8601"):
+        parse_time("to", "yesterday")
+
+
+def test_window_relative_to_now():
+    assert time_window(since="1h", now=NOW) == ((NOW - 3600) * 1000, None)
+    assert alert_query_params(since="1h", to_time=str(NOW), now=NOW) == {"from_date": (NOW - 3600) * 1000, "to_date": NOW * 1000}
+
+
+def test_window_errors():
+    with pytest.raises(ScsConfigError, match="not both"):
+        time_window(since="1h", from_time=str(NOW), now=NOW)
+    with pytest.raises(ScsConfigError, match="future"):
+        time_window(from_time=str(NOW + 3600), now=NOW)
+    with pytest.raises(ScsConfigError, match="reversed"):
+        time_window(from_time=str(NOW - 10), to_time=str(NOW - 20), now=NOW)
+
+
+def test_no_filter_sends_no_parameter():
+    assert alert_query_params() == {}
+
+
+def test_raw_hits_are_unwrapped():
+    assert normalize_alert({"_id": "a1", "_source": {"host": "p1", "flow_id": 3}}) == {"_id": "a1", "host": "p1", "flow_id": 3}
+    flat = {"_id": "a1", "host": "p1"}
+    assert normalize_alert(flat) is flat
+    with pytest.raises(ScsProtocolError):
+        normalize_alert(["not", "a", "dict"])

@@ -1,8 +1,13 @@
 """Integration fixtures: a real SCS emulator (gunicorn, HTTPS on 127.0.0.1) shared by the session."""
 
+import os
+import sys
+
 import pytest
 
-from runner import TOKEN_MARKER, Emulator
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for `import runner` under --import-mode=importlib
+
+from runner import TOKEN_MARKER, Emulator  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.fixture(scope="session")

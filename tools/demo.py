@@ -1,16 +1,21 @@
-"""`make demo`: run the main job against the SCS in $SCS_URL, or against the bundled emulator over TLS."""
+"""`make demo`: fetch the pcap behind an alert from $SCS_URL, or from the bundled SCS emulator over TLS.
+
+Against the emulator it picks the newest alert with a capture file and runs playbooks/fetch_alert_pcap.yml for it;
+against a real SCS it runs playbooks/evidence_pull.yml for the newest alert of the last day. Evidence lands in
+demo-output/evidence/.
+"""
 
 import os
 import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLAYBOOK = os.path.join(REPO, "playbooks", "find_alerts.yml")
-ARGS = ["-e", "limit=1"]
+DEST = os.path.join(REPO, "demo-output", "evidence")
 
 
-def run_playbook(env):
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), PLAYBOOK] + ARGS + sys.argv[1:]
+def run_playbook(name, env, *extra):
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), os.path.join(REPO, "playbooks", name),
+               "-e", "dest=%s" % DEST] + list(extra) + sys.argv[1:]
     return subprocess.run(command, env=env, check=False).returncode
 
 
@@ -19,13 +24,16 @@ def main():
         if not os.environ.get("SCS_TOKEN"):
             sys.exit("SCS_URL is set but SCS_TOKEN is not: export the API token of your SCS user as SCS_TOKEN.")
         print("Running against %s" % os.environ["SCS_URL"], flush=True)
-        return run_playbook(os.environ)
+        return run_playbook("evidence_pull.yml", os.environ, "-e", "since=24h", "-e", "limit=1")
     sys.path.insert(0, os.path.join(REPO, "tests", "emulator"))
     from scs_emulator.testing import Emulator  # pylint: disable=import-outside-toplevel
 
-    with Emulator(tls=True) as emulator:
-        print("No SCS_URL set: using the SCS emulator at %s (CA %s)" % (emulator.url, emulator.ca_path), flush=True)
-        return run_playbook(dict(os.environ, **emulator.env()))
+    with Emulator(tls=True, pcap="all", extra_args=("--pcap-total-size", "100000000")) as emulator:
+        alert = next(alert for alert in emulator.alerts() if alert.get("capture_file"))
+        print("No SCS_URL set: using the SCS emulator at %s (CA %s)\nFetching the pcap of alert %s (%s) on %s" % (
+            emulator.url, emulator.ca_path, alert["_id"], alert["alert"]["signature"], alert["host"]), flush=True)
+        return run_playbook("fetch_alert_pcap.yml", dict(os.environ, **emulator.env()),
+                            "-e", "signature_id=%d" % alert["alert"]["signature_id"], "-e", "flow_id=%d" % alert["flow_id"])
 
 
 if __name__ == "__main__":

@@ -29,7 +29,11 @@ ALERT_QUERY_ARGUMENT_SPEC = {
     "since": {"type": "str"},
     "from": {"type": "str"},
     "to": {"type": "str"},
+    "limit": {"type": "int"},
+    "page_size": {"type": "int", "default": 100},
 }
+# The options that select alerts (limit and page_size only shape the reading).
+ALERT_FILTER_OPTIONS = ("signature_id", "flow_id", "probe", "qfilter", "since", "from", "to")
 
 
 def lucene_quote(value):

@@ -37,7 +37,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsTransportError,
     ScsValidationError,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks
+from ansible_collections.stamus.scs.plugins.module_utils._files import ShortWriteError, atomic_write_chunks
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 RETRY_STATUSES = frozenset((429, 502, 503, 504))
@@ -149,7 +149,7 @@ class ScsClient:
         text = str(text)
         return text.replace(self._token, "********") if self._token else text
 
-    def _describe(self, method, path):
+    def describe(self, method, path):
         return "%s %s" % (method, urlsplit(self.url(path)).path)
 
     # -- sending ----------------------------------------------------------------------------------
@@ -161,7 +161,7 @@ class ScsClient:
         repeated behind the caller's back.
         """
         method = method.upper()
-        call = self._describe(method, path)
+        call = self.describe(method, path)
         retry = method in IDEMPOTENT_METHODS if retry is None else retry
         attempts = 1 + (self.retries if retry else 0)
         headers = {} if expect_json else {"Accept": "*/*"}
@@ -210,7 +210,7 @@ class ScsClient:
             raise ScsProtocolError(
                 "%s: HTTP %s with a body that is not JSON (%s). Check that scs_url points at the SCS web "
                 "interface and not at a proxy or login page." % (
-                    self._describe(method, path), response.status_code, self._body_excerpt(response)),
+                    self.describe(method, path), response.status_code, self._body_excerpt(response)),
                 method=method, path=path, status=response.status_code) from None
 
     # -- pagination -------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ class ScsClient:
             body = self.get_json(path, dict(params or {}, page=page, page_size=page_size))
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):
                 raise ScsProtocolError("%s: expected a paginated body with 'results', got %s." % (
-                    self._describe("GET", path), type(body).__name__), method="GET", path=path)
+                    self.describe("GET", path), type(body).__name__), method="GET", path=path)
             count = body.get("count", len(body["results"]))
             results.extend(body["results"])
             # `next` is only used as a flag: following its absolute URL could send the token to
@@ -245,7 +245,7 @@ class ScsClient:
                 raise ScsQueryWindowError(
                     "%s: the query matches %s%s results but SCS can only page through the first %d. Narrow the query "
                     "(shorter time window, a probe, a signature or a qfilter) or set limit to %d or less." % (
-                        self._describe("GET", path), "at least " if count >= window else "", count, window, window),
+                        self.describe("GET", path), "at least " if count >= window else "", count, window, window),
                     method="GET", path=path, detail={"count": count})
             if not has_next:
                 return results, count, False
@@ -253,22 +253,24 @@ class ScsClient:
 
     # -- downloads --------------------------------------------------------------------------------
 
-    def download(self, path, dest, params=None, mode=0o640, chunk_size=DOWNLOAD_CHUNK):
+    def download(self, path, dest, params=None, mode=0o640, verify=None, chunk_size=DOWNLOAD_CHUNK):
         """Stream a file to ``dest`` atomically; return ``{"size", "sha256", "content_type"}``.
 
-        Nothing is left at ``dest`` (nor a temporary file beside it) if the transfer fails.
+        ``verify(tmp_path)`` may check the complete file before it replaces ``dest``; whatever it
+        raises propagates. Nothing is left at ``dest`` (nor a temporary file beside it) if the
+        transfer or the check fails.
         """
         response = self.request("GET", path, params=params, stream=True, expect_json=False)
-        call = self._describe("GET", path)
+        call = self.describe("GET", path)
         expected = response.headers.get("Content-Length")
         try:
             try:
-                size, digest = atomic_write_chunks(dest, response.iter_content(chunk_size), mode=mode,
+                size, digest = atomic_write_chunks(dest, response.iter_content(chunk_size), mode=mode, verify=verify,
                                                    expected_size=int(expected) if expected and expected.isdigit() else None)
             except (requests.exceptions.RequestException, ConnectionError) as exc:
                 raise ScsTransportError("%s: the download broke off (%s); nothing was written to %s." % (
                     call, self._transport_reason(exc), dest), method="GET", path=path) from None
-            except ValueError as exc:  # size mismatch reported by the writer
+            except ShortWriteError as exc:
                 raise ScsTransportError("%s: %s; nothing was written to %s." % (call, exc, dest),
                                         method="GET", path=path) from None
         finally:

@@ -38,18 +38,22 @@ class ScsModule(AnsibleModule):
 
     @property
     def client(self):
+        """The module's client; its warnings (plain http, no TLS verification) are shown once."""
         if self._client is None:
-            params = self.params
             try:
-                self._client = ScsClient(
-                    params["scs_url"], params["scs_token"], validate_certs=params["validate_certs"],
-                    ca_path=params["ca_path"], timeout=params["timeout"], retries=params["retries"],
-                    tenant=params["tenant"])
+                self._client = self.new_client()
             except ScsError as err:
                 self.fail_scs(err)
             for warning in self._client.warnings:
                 self.warn(warning)
         return self._client
+
+    def new_client(self):
+        """A separate client (own session) with the module's connection options, e.g. for a worker thread."""
+        params = self.params
+        return ScsClient(params["scs_url"], params["scs_token"], validate_certs=params["validate_certs"],
+                         ca_path=params["ca_path"], timeout=params["timeout"], retries=params["retries"],
+                         tenant=params["tenant"])
 
     def fail_scs(self, err, **result):
         """Fail the task with a typed error's message and its HTTP facts."""

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import stat
 import tempfile
+
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
 
 
 def _fsync_directory(directory):
@@ -25,13 +29,18 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
-def atomic_write_chunks(dest, chunks, mode=0o640, expected_size=None):
+class ShortWriteError(ValueError):
+    """Fewer bytes arrived than announced (for example a Content-Length larger than the body)."""
+
+
+def atomic_write_chunks(dest, chunks, mode=0o640, expected_size=None, verify=None):
     """Write an iterable of byte chunks to ``dest``; return ``(size, sha256 hex)``.
 
     The data goes to a hidden temporary file in the destination directory (same filesystem, so
-    the final rename is atomic), hashed on the fly, fsynced, given ``mode``, then renamed over
-    ``dest``. On any failure the temporary file is removed and the exception propagates.
-    ``expected_size`` (e.g. Content-Length) turns a short transfer into a ``ValueError``.
+    the final rename is atomic), hashed on the fly, fsynced, given ``mode``, optionally checked
+    with ``verify(tmp_path)``, then renamed over ``dest``. On any failure the temporary file is
+    removed and the exception propagates. ``expected_size`` (e.g. Content-Length) turns a short
+    transfer into a ``ShortWriteError``.
     """
     directory = os.path.dirname(os.path.abspath(dest))
     fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(dest), suffix=".part")
@@ -45,10 +54,12 @@ def atomic_write_chunks(dest, chunks, mode=0o640, expected_size=None):
                     digest.update(chunk)
                     size += len(chunk)
             if expected_size is not None and size != expected_size:
-                raise ValueError("received %d of %d bytes" % (size, expected_size))
+                raise ShortWriteError("received %d of %d bytes" % (size, expected_size))
             handle.flush()
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
+        if verify is not None:
+            verify(tmp_path)
         os.replace(tmp_path, dest)
     except BaseException:
         try:
@@ -58,3 +69,36 @@ def atomic_write_chunks(dest, chunks, mode=0o640, expected_size=None):
         raise
     _fsync_directory(directory)
     return size, digest.hexdigest()
+
+
+def sha256_file(path, chunk_size=1 << 20):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def parse_mode(value):
+    """``'0640'`` -> 0o640. Only octal strings: an integer like 640 is ambiguous in YAML."""
+    text = str(value).strip()
+    if not re.match(r"^0?[0-7]{3,4}$", text):
+        raise ScsConfigError("mode must be an octal string such as '0640' (quote it in YAML), got %r." % (value,))
+    return int(text, 8)
+
+
+def directory_mode(mode):
+    """File permission bits -> directory bits: search (x) wherever read is granted."""
+    return mode | ((mode & 0o444) >> 2)
+
+
+def prepare_directory(path, mode):
+    """Create ``path`` (and parents) if missing; refuse anything that exists but is not a directory."""
+    try:
+        os.makedirs(path, mode=directory_mode(mode), exist_ok=True)
+    except FileExistsError:
+        raise ScsConfigError("dest %s exists and is not a directory: point dest at a directory." % path) from None
+    except OSError as err:
+        raise ScsConfigError("Cannot create the evidence directory %s: %s." % (path, err.strerror)) from None
+    if not stat.S_ISDIR(os.stat(path).st_mode):
+        raise ScsConfigError("dest %s is not a directory." % path)

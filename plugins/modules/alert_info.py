@@ -20,6 +20,7 @@ author:
   - Stamus Networks (@StamusNetworks)
 extends_documentation_fragment:
   - stamus.scs.connection
+  - stamus.scs.alert_query
 attributes:
   check_mode:
     support: full
@@ -28,49 +29,6 @@ attributes:
     support: none
     description: Nothing is changed, so there is nothing to diff.
 options:
-  signature_id:
-    description:
-      - Only alerts of this Suricata signature id (C(alert.signature_id)).
-    type: int
-  flow_id:
-    description:
-      - Only alerts of this Suricata flow id.
-    type: int
-  probe:
-    description:
-      - Only alerts seen by this probe (the alert's C(host) field). The name is quoted, so any character is safe.
-    type: str
-  qfilter:
-    description:
-      - A Lucene query string in SCS syntax, for example V(alert.severity:1 AND app_proto:http).
-      - It is combined with the other filters with C(AND). Quote values that contain Lucene special characters.
-    type: str
-  since:
-    description:
-      - Relative start of the time window, as a number and a unit among V(s), V(m), V(h), V(d) and V(w), for example
-        V(24h). Mutually exclusive with O(from).
-      - Without O(since) and O(from), SCS uses its default window, the last 30 days.
-    type: str
-  from:
-    description:
-      - Absolute start of the time window on C(@timestamp), as ISO 8601 such as V(2026-05-02T10:00:00Z) (no zone means UTC)
-        or epoch seconds (values above 10^11 are taken as epoch milliseconds).
-    type: str
-  to:
-    description:
-      - Absolute end of the time window, in the same formats as O(from). Defaults to now.
-    type: str
-  limit:
-    description:
-      - Return at most this many alerts, newest first.
-      - Without a limit, every matching alert is returned, and a query that matches more than SCS can page through
-        (10,000) fails with a message asking to narrow it.
-    type: int
-  page_size:
-    description:
-      - How many alerts to ask for per request. Larger pages mean fewer requests.
-    type: int
-    default: 100
   query:
     description:
       - A JMESPath expression applied to the list of alerts; its result is returned as RV(query_result).
@@ -188,8 +146,6 @@ def main():
     module = ScsModule(
         argument_spec=dict(
             ALERT_QUERY_ARGUMENT_SPEC,
-            limit={"type": "int"},
-            page_size={"type": "int", "default": 100},
             query={"type": "str"},
         ),
         mutually_exclusive=[("since", "from")],

@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright: stamus.scs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # How the modules that select alerts on SCS (alert_info, alert_pcap) describe the query.
+    DOCUMENTATION = r"""
+options:
+  signature_id:
+    description:
+      - Only alerts of this Suricata signature id (C(alert.signature_id)).
+    type: int
+  flow_id:
+    description:
+      - Only alerts of this Suricata flow id.
+    type: int
+  probe:
+    description:
+      - Only alerts seen by this probe (the alert's C(host) field). The name is quoted, so any character is safe.
+    type: str
+  qfilter:
+    description:
+      - A Lucene query string in SCS syntax, for example V(alert.severity:1 AND app_proto:http).
+      - It is combined with the other filters with C(AND). Quote values that contain Lucene special characters.
+    type: str
+  since:
+    description:
+      - Relative start of the time window, as a number and a unit among V(s), V(m), V(h), V(d) and V(w), for example
+        V(24h). Mutually exclusive with O(from).
+      - Without O(since) and O(from), SCS uses its default window, the last 30 days.
+    type: str
+  from:
+    description:
+      - Absolute start of the time window on C(@timestamp), as ISO 8601 such as V(2026-05-02T10:00:00Z) (no zone means UTC)
+        or epoch seconds (values above 10^11 are taken as epoch milliseconds).
+    type: str
+  to:
+    description:
+      - Absolute end of the time window, in the same formats as O(from). Defaults to now.
+    type: str
+  limit:
+    description:
+      - Return at most this many alerts, newest first.
+      - Without a limit, every matching alert is returned, and a query that matches more than SCS can page through
+        (10,000) fails with a message asking to narrow it.
+    type: int
+  page_size:
+    description:
+      - How many alerts to ask for per request. Larger pages mean fewer requests.
+    type: int
+    default: 100
+"""

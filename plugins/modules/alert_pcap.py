@@ -1,0 +1,307 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: stamus.scs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: alert_pcap
+short_description: Fetch the pcaps behind SCS alerts as verified, hashed evidence
+version_added: 1.0.0
+description:
+  - For each alert, runs the SCS pcap chain (upload the alert, extract, retrieve, download) and files the pcap as
+    C(<dest>/<probe>/<flow_id>.pcap) beside a custody manifest C(<flow_id>.json).
+  - Alerts come from O(alerts) (the output of M(stamus.scs.alert_info)) or from a query resolved exactly like
+    M(stamus.scs.alert_info) does.
+  - Alerts of the same flow on the same probe share one pcap, since the probe keeps one pcap store per flow.
+  - Runs O(workers) chains at once inside one task, so one task handles thousands of alerts.
+  - Every pcap is verified (pcap or pcapng magic, link type, packet count, whether packets of the alert's 5-tuple
+    are present) before it is renamed into place; nothing partial or temporary is ever left behind.
+  - The role C(stamus.scs.pcap_evidence) runs this module and writes a human report next to the evidence.
+  - Idempotent. A pcap whose sha256 matches its manifest is not fetched again. A broken download is retried once by
+    running the whole chain again, because SCS serves each extracted pcap only once.
+author:
+  - Stamus Networks (@StamusNetworks)
+extends_documentation_fragment:
+  - stamus.scs.connection
+  - stamus.scs.alert_query
+attributes:
+  check_mode:
+    support: full
+    description: Reads the alerts and the evidence directory and reports what would be fetched; calls no pcap step.
+  diff_mode:
+    support: none
+    description: Binary files are not diffed; RV(results) lists what changed.
+options:
+  alerts:
+    description:
+      - Alerts to fetch, as returned by M(stamus.scs.alert_info) (each needs C(_id), C(host) and C(flow_id)).
+      - Raw Elasticsearch hits with C(_source) are accepted too.
+      - Mutually exclusive with the query options (O(signature_id), O(flow_id), O(probe), O(qfilter), O(since),
+        O(from), O(to)), which select alerts exactly as M(stamus.scs.alert_info) does.
+    type: list
+    elements: dict
+  dest:
+    description:
+      - Evidence directory. Created if missing; each probe gets a subdirectory.
+    type: path
+    required: true
+  workers:
+    description:
+      - How many alert chains run at once. SCS extracts synchronously, so more workers mean more parallel work on
+        SCS and the probes.
+    type: int
+    default: 4
+  force:
+    description:
+      - Fetch again even when a verified pcap is already present.
+    type: bool
+    default: false
+  on_empty:
+    description:
+      - What to do when SCS finds no packet of the flow and returns a header-only pcap (outcome C(no_packets)).
+      - V(warn) keeps nothing and warns; V(keep) keeps the header-only pcap and its manifest; V(fail) keeps nothing and
+        counts the alert as a failure.
+    type: str
+    choices: [fail, warn, keep]
+    default: warn
+  fail_on:
+    description:
+      - V(any) fails the task when any alert failed (outcome C(failed), or C(no_packets) with O(on_empty=fail)).
+      - V(none) never fails for per-alert outcomes; check RV(summary).
+      - A refused token or a missing permission fails the task in either case.
+    type: str
+    choices: [any, none]
+    default: any
+  mode:
+    description:
+      - Octal permissions of the pcap and manifest files, for example V('0640'). Directories get the same bits plus
+        search (x) wherever read is granted.
+    type: str
+    default: "0640"
+  custody:
+    description:
+      - Free-form facts recorded in every manifest under C(collected_by.custody), for example a case number or the
+        requester.
+    type: dict
+notes:
+  - Outcomes per alert are C(fetched), C(present) (already on disk and verified), C(no_packets) (header-only pcap),
+    C(rotated) (the capture file was rotated out of the probe's store; never retried), C(no_capture) (the alert has no
+    C(capture_file) because conditional pcap was off on its probe; nothing is called) and C(failed).
+requirements:
+  - requests
+seealso:
+  - module: stamus.scs.alert_info
+  - module: stamus.scs.pcap_download
+"""
+
+EXAMPLES = r"""
+- name: Fetch the pcap of one alert (the vendor script, verified and hashed)
+  stamus.scs.alert_pcap:
+    scs_url: https://scs.example.net
+    scs_token: "{{ vault_scs_token }}"
+    signature_id: 2029743
+    flow_id: 2077942411095108
+    dest: /srv/evidence/INC-4211
+
+- name: Every severity 1 alert of the last day, eight chains at once
+  stamus.scs.alert_pcap:
+    qfilter: alert.severity:1
+    since: 24h
+    dest: /srv/evidence/daily
+    workers: 8
+    custody:
+      case: INC-4211
+      requested_by: "{{ lookup('ansible.builtin.env', 'USER') }}"
+  register: pull
+
+- name: Alerts found earlier, keeping going when some fail
+  stamus.scs.alert_pcap:
+    alerts: "{{ found.alerts }}"
+    dest: /srv/evidence/triage
+    fail_on: none
+  register: pull
+
+- name: Show the outcome
+  ansible.builtin.debug:
+    var: pull.summary
+"""
+
+RETURN = r"""
+results:
+  description: One entry per alert.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    alert_id:
+      description: The alert's C(_id).
+      type: str
+      sample: Xk3aQ4kBWK2kIefhuEoN
+    probe:
+      description: The probe that saw the alert.
+      type: str
+      sample: probe-01
+    flow_id:
+      description: The alert's flow id.
+      type: int
+      sample: 2077942411095108
+    outcome:
+      description: What happened (see the notes); in check mode V(fetch) for what would be fetched.
+      type: str
+      sample: fetched
+    message:
+      description: Why, for every outcome but C(fetched) and C(present).
+      type: str
+      sample: null
+    pcap:
+      description: Path of the pcap, when one is on disk.
+      type: str
+      sample: /srv/evidence/INC-4211/probe-01/2077942411095108.pcap
+    manifest:
+      description: Path of the custody manifest, when one is on disk.
+      type: str
+      sample: /srv/evidence/INC-4211/probe-01/2077942411095108.json
+    sha256:
+      description: SHA-256 of the pcap.
+      type: str
+      sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    size:
+      description: Size of the pcap in bytes.
+      type: int
+      sample: 4862
+    packets:
+      description: Packets in the pcap.
+      type: int
+      sample: 14
+    flow_present:
+      description: Whether packets of the alert's 5-tuple are in the pcap.
+      type: bool
+      sample: true
+summary:
+  description: How many alerts ended in each outcome, and how many alerts and flows there were.
+  returned: always
+  type: dict
+  sample:
+    alerts: 200
+    flows: 120
+    fetched: 180
+    present: 0
+    no_packets: 2
+    rotated: 12
+    no_capture: 6
+    failed: 0
+"""
+
+import getpass
+import socket
+
+from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
+
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
+    ALERT_FILTER_OPTIONS,
+    ALERT_QUERY_ARGUMENT_SPEC,
+    alert_query_params,
+    find_alerts,
+)
+from ansible_collections.stamus.scs.plugins.module_utils._batch import EvidenceRun
+from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
+from ansible_collections.stamus.scs.plugins.module_utils._evidence import plan_flows
+from ansible_collections.stamus.scs.plugins.module_utils._files import parse_mode, prepare_directory
+from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
+
+
+def resolve_alerts(module):
+    params = module.params
+    if params["alerts"] is not None:
+        return params["alerts"]
+    query = alert_query_params(signature_id=params["signature_id"], flow_id=params["flow_id"], probe=params["probe"],
+                               qfilter=params["qfilter"], since=params["since"], from_time=params["from"],
+                               to_time=params["to"])
+    return find_alerts(module.client, query, page_size=params["page_size"], limit=params["limit"])[0]
+
+
+def custody_context(module):
+    """Where the evidence comes from and who collected it, for the manifests."""
+    client = module.client
+    context = client.get_json("rules/scirius_context/")
+    return {
+        "source": {"scs_url": client.base_url, "scs_version": context.get("version") if isinstance(context, dict) else None,
+                   "tenant": module.params["tenant"]},
+        "collected_by": {"user": getpass.getuser(), "host": socket.gethostname(),
+                         "collection": "%s %s" % (COLLECTION_NAME, COLLECTION_VERSION),
+                         "ansible_core": ANSIBLE_CORE_VERSION, "custody": module.params["custody"]},
+    }
+
+
+def check_mode_report(alerts, dest):
+    flows, rejected = plan_flows(alerts, dest)
+    results = []
+    for flow in flows:
+        outcome = "present" if flow.verified_existing() else ("no_capture" if flow.source_alert() is None else "fetch")
+        results += [{"alert_id": alert_id, "probe": flow.probe, "flow_id": flow.flow_id, "outcome": outcome,
+                     "pcap": flow.pcap_path} for alert_id in flow.alert_ids]
+    results += [{"alert_id": alert.get("_id") if isinstance(alert, dict) else None, "outcome": "failed", "message": reason}
+                for alert, reason in rejected]
+    return {"changed": any(result["outcome"] == "fetch" for result in results), "results": results,
+            "summary": {"alerts": len(results), "flows": len(flows)}}
+
+
+def failures(result, on_empty):
+    summary = result["summary"]
+    return summary.get("failed", 0) + (summary.get("no_packets", 0) if on_empty == "fail" else 0)
+
+
+def main():
+    module = ScsModule(
+        argument_spec=dict(
+            ALERT_QUERY_ARGUMENT_SPEC,
+            alerts={"type": "list", "elements": "dict"},
+            dest={"type": "path", "required": True},
+            workers={"type": "int", "default": 4},
+            force={"type": "bool", "default": False},
+            on_empty={"type": "str", "choices": ["fail", "warn", "keep"], "default": "warn"},
+            fail_on={"type": "str", "choices": ["any", "none"], "default": "any"},
+            mode={"type": "str", "default": "0640"},
+            custody={"type": "dict"},
+        ),
+        mutually_exclusive=[("alerts",) + ALERT_FILTER_OPTIONS, ("since", "from")],
+        required_one_of=[("alerts",) + ALERT_FILTER_OPTIONS],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        if not 1 <= params["workers"] <= 64:
+            raise ScsConfigError("workers must be between 1 and 64 (got %d)." % params["workers"])
+        mode = parse_mode(params["mode"])
+        alerts = resolve_alerts(module)
+        if module.check_mode:
+            module.exit_json(**check_mode_report(alerts, params["dest"]))
+        prepare_directory(params["dest"], mode)
+        run = EvidenceRun(module.new_client, params["dest"], force=params["force"], on_empty=params["on_empty"],
+                          mode=mode, workers=params["workers"], context=custody_context(module))
+        result = run.run(alerts)
+    except ScsError as err:
+        module.fail_scs(err)
+    if params["on_empty"] == "warn" and result["summary"]["no_packets"]:
+        module.warn("%d alert(s) had no packets in the probe's pcap store (header-only pcap); see results."
+                    % result["summary"]["no_packets"])
+    failed = failures(result, params["on_empty"])
+    if failed and params["fail_on"] == "any":
+        module.fail_json(msg="%d of %d alert(s) could not be fetched: %s Set fail_on=none to accept partial results."
+                         % (failed, len(result["results"]), first_failure(result)), **result)
+    module.exit_json(**result)
+
+
+def first_failure(result):
+    for entry in result["results"]:
+        if entry["outcome"] in ("failed", "no_packets") and entry.get("message"):
+            return entry["message"]
+    return "see results."
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: stamus.scs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pcap_download
+short_description: Download a retrieved pcap from SCS, verified and hashed
+version_added: 1.0.0
+description:
+  - Last step of the SCS pcap chain. Streams the pcap in 1 MiB chunks to a temporary file beside O(dest), hashes it
+    on the fly, checks that it is a pcap or pcapng file, and renames it into place.
+  - Nothing partial is ever left at O(dest). A failed or invalid transfer leaves any previous file untouched.
+  - SCS serves each extracted pcap once. To download it again, run M(stamus.scs.pcap_upload),
+    M(stamus.scs.pcap_extract) and M(stamus.scs.pcap_retrieve) again.
+author:
+  - Stamus Networks (@StamusNetworks)
+extends_documentation_fragment:
+  - stamus.scs.connection
+  - ansible.builtin.files
+attributes:
+  check_mode:
+    support: full
+    description: In check mode nothing is downloaded; the module reports where the file would go.
+  diff_mode:
+    support: none
+    description: Binary files are not diffed.
+options:
+  filename:
+    description:
+      - The name SCS gave the pcap at upload (RV(stamus.scs.pcap_upload#module:filename)).
+    type: str
+    required: true
+  dest:
+    description:
+      - File to write, or an existing directory to write C(<filename>.pcap) into.
+    type: path
+    required: true
+  force:
+    description:
+      - Replace an existing file. Without it, an existing O(dest) is left alone and nothing is downloaded.
+    type: bool
+    default: false
+  alert:
+    description:
+      - The alert the pcap was extracted for. When given, C(flow_present) in RV(pcap) tells whether packets of its
+        5-tuple are in the file.
+    type: dict
+  mode:
+    description:
+      - Permissions of the file, as for M(ansible.builtin.file). Defaults to V('0640').
+    type: raw
+seealso:
+  - module: stamus.scs.pcap_retrieve
+  - module: stamus.scs.alert_pcap
+"""
+
+EXAMPLES = r"""
+- name: Download the pcap into the case folder
+  stamus.scs.pcap_download:
+    filename: "{{ uploaded.filename }}"
+    dest: /srv/evidence/INC-4211/
+    alert: "{{ found.alerts[0] }}"
+    owner: analyst
+    group: soc
+  register: downloaded
+"""
+
+RETURN = r"""
+path:
+  description: Where the pcap is.
+  returned: always
+  type: str
+  sample: /srv/evidence/INC-4211/Xk3aQ4kBWK2kIefhuEoN.pcap
+size:
+  description: Size in bytes.
+  returned: when downloaded or already present
+  type: int
+  sample: 4862
+sha256:
+  description: SHA-256 of the file.
+  returned: when downloaded or already present
+  type: str
+  sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+pcap:
+  description: What the file holds.
+  returned: when downloaded
+  type: dict
+  sample:
+    format: pcap
+    linktype: 1
+    linktype_name: ETHERNET
+    packets: 14
+    bytes: 4622
+    first_packet_time: "2026-05-02T10:00:00.900000Z"
+    last_packet_time: "2026-05-02T10:00:03.120000Z"
+    header_only: false
+    flow_packets: 14
+    flow_present: true
+"""
+
+import os
+
+from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
+from ansible_collections.stamus.scs.plugins.module_utils._evidence import five_tuple_of
+from ansible_collections.stamus.scs.plugins.module_utils._files import parse_mode, sha256_file
+from ansible_collections.stamus.scs.plugins.module_utils._pcap import check_filename, download
+from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError, summarize_pcap
+
+DEFAULT_MODE = 0o640
+
+
+def target_path(dest, filename):
+    path = os.path.join(dest, "%s.pcap" % filename) if os.path.isdir(dest) else dest
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise ScsConfigError("The directory of dest %s does not exist: create it first or point dest at a directory." % path)
+    return path
+
+
+def initial_mode(value):
+    """The mode the file gets before its rename; symbolic modes are applied afterwards, as Ansible does."""
+    if isinstance(value, int):
+        return value  # YAML already read an unquoted 0640 as octal
+    if isinstance(value, str) and value.isdigit():
+        return parse_mode(value)
+    return DEFAULT_MODE
+
+
+def main():
+    module = ScsModule(
+        argument_spec={
+            "filename": {"type": "str", "required": True},
+            "dest": {"type": "path", "required": True},
+            "force": {"type": "bool", "default": False},
+            "alert": {"type": "dict"},
+        },
+        add_file_common_args=True,
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        filename = check_filename(params["filename"])
+        path = target_path(params["dest"], filename)
+        mode = initial_mode(params["mode"])
+        result = {"changed": False, "path": path}
+        if os.path.exists(path) and not params["force"]:
+            result.update(size=os.path.getsize(path), sha256=sha256_file(path),
+                          msg="%s exists; nothing downloaded (force=true replaces it)." % path)
+        elif module.check_mode:
+            result.update(changed=True, msg="Would download pcap %s to %s." % (filename, path))
+        else:
+            five_tuple = five_tuple_of(params["alert"]) if params["alert"] else None
+            summary = {}
+            download_facts = download(module.client, filename, path, mode=mode,
+                                      verify=lambda tmp: summary.update(summarize_pcap(tmp, five_tuple)))
+            result.update(changed=True, size=download_facts["size"], sha256=download_facts["sha256"], pcap=summary)
+            if summary.get("header_only"):
+                module.warn("The pcap of %s holds no packet (header-only): the probe's store had none of this flow." % filename)
+    except PcapFormatError as err:
+        module.fail_json(msg="SCS sent a file for %s that is not a valid pcap (%s); nothing was written." % (params["filename"], err))
+    except ScsError as err:
+        module.fail_scs(err)
+    if os.path.exists(path):
+        file_args = module.load_file_common_arguments(params, path=path)
+        if file_args.get("mode") is None:
+            file_args["mode"] = mode
+        result["changed"] = module.set_fs_attributes_if_different(file_args, result["changed"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+import os
+
+import pytest
+
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
+from ansible_collections.stamus.scs.plugins.module_utils._files import (
+    atomic_write_chunks,
+    directory_mode,
+    parse_mode,
+    prepare_directory,
+    sha256_file,
+)
+
+
+def test_failed_verification_leaves_nothing(tmp_path):
+    def refuse(path):
+        assert os.path.exists(path)
+        raise ValueError("not a pcap")
+    with pytest.raises(ValueError, match="not a pcap"):
+        atomic_write_chunks(str(tmp_path / "f.pcap"), [b"abc"], verify=refuse)
+    assert os.listdir(tmp_path) == []
+
+
+def test_interrupted_iterator_leaves_the_old_file(tmp_path):
+    dest = tmp_path / "f.pcap"
+    dest.write_bytes(b"old")
+
+    def chunks():
+        yield b"new"
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_chunks(str(dest), chunks())
+    assert dest.read_bytes() == b"old" and os.listdir(tmp_path) == ["f.pcap"]
+
+
+def test_written_file_has_mode_and_hash(tmp_path):
+    dest = tmp_path / "f.bin"
+    size, digest = atomic_write_chunks(str(dest), [b"a" * 10, b"", b"b"], mode=0o600)
+    assert size == 11 and digest == sha256_file(str(dest)) and oct(dest.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("text, mode", [("0640", 0o640), ("640", 0o640), ("0600", 0o600), ("1750", 0o1750)])
+def test_parse_mode(text, mode):
+    assert parse_mode(text) == mode
+
+
+@pytest.mark.parametrize("text", ["u=rw", "0999", "64", "rw-r-----", ""])
+def test_bad_mode_names_the_format(text):
+    with pytest.raises(ScsConfigError, match="octal string such as '0640'"):
+        parse_mode(text)
+
+
+def test_directory_mode_adds_search_where_read_is_granted():
+    assert directory_mode(0o640) == 0o750 and directory_mode(0o600) == 0o700 and directory_mode(0o644) == 0o755
+
+
+def test_prepare_directory(tmp_path):
+    prepare_directory(str(tmp_path / "a" / "b"), 0o640)
+    assert (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ScsConfigError, match="not a directory"):
+        prepare_directory(str(tmp_path / "file"), 0o640)

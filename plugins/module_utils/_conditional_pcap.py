@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright: stamus.scs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Turning conditional pcap on or off: desired state, the minimal writes, before/after and effective values."""
+
+from __future__ import annotations
+
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
+from ansible_collections.stamus.scs.plugins.module_utils._probes import effective_pcap, select
+
+STATE_VALUES = {"enabled": True, "disabled": False, "inherited": None}
+
+
+class FlagPlan:
+    """What a conditional_pcap run reads, would write, and what that means for every affected probe."""
+
+    def __init__(self, manager, probes_wanted, templates_wanted, state):
+        if state == "inherited" and templates_wanted:
+            raise ScsConfigError("state=inherited applies to probes only (it clears a probe's own value so that the "
+                                 "template's applies); templates take enabled or disabled.")
+        api = manager.api
+        self.manager = manager
+        self.desired = STATE_VALUES[state]
+        self.templates = manager.list_templates()
+        self.probes = manager.list_probes()
+        template_targets = select(self.templates, templates_wanted, api["template_key"], "template")
+        probe_targets = select(self.probes, probes_wanted, api["probe_key"], "probe")
+        self.fields = {
+            "template": manager.pcap_field("template", manager.key("template", template_targets[0]) if template_targets else None),
+            "probe": manager.pcap_field("probe", manager.key("probe", (probe_targets or self.probes)[0]) if self.probes else None),
+        }
+        self.targets = [self._target("template", item) for item in template_targets]
+        self.targets += [self._target("probe", item) for item in probe_targets]
+
+    def _target(self, kind, item):
+        field = self.fields[kind]["name"]
+        if field not in item:
+            raise ScsConfigError(
+                "The %s %s has no field %r. Find the field labelled %r with OPTIONS on its detail URL and set "
+                "api_overrides.pcap_field." % (kind, item.get("name"), field, self.manager.api["pcap_label"]))
+        before = item.get(field)
+        return {"kind": kind, "name": item.get("name"), "id": self.manager.key(kind, item), "field": field,
+                "before": before, "after": self.desired, "changed": before != self.desired}
+
+    @property
+    def pending(self):
+        """Probes that already have changes waiting to be applied."""
+        return [probe.get("name") for probe in self.probes if probe.get(self.manager.api["pending_field"])]
+
+    @property
+    def changes(self):
+        return [target for target in self.targets if target["changed"]]
+
+    def diff(self):
+        """Before/after of the changed targets only."""
+        return {
+            side: {"%s/%s" % (t["kind"], t["name"]): {t["field"]: t[side]} for t in self.changes}
+            for side in ("before", "after")
+        }
+
+    def write(self, comment=None):
+        comment_field = self.manager.api["comment_field"]
+        for target in self.changes:
+            body = {target["field"]: target["after"]}
+            if comment:
+                body[comment_field] = comment
+            self.manager.patch(target["kind"], target["id"], body)
+
+    def effective(self):
+        """Effective flag of every probe the changes touch, before and after."""
+        api = self.manager.api
+        field = self.fields["probe"]["name"]
+        template_field = self.fields["template"]["name"]
+        key = api["template_key"]
+        before_templates = {template.get(key): {field: template.get(template_field)} for template in self.templates}
+        after_templates = {k: dict(v) for k, v in before_templates.items()}
+        changed_probes = {}
+        for target in self.changes:
+            if target["kind"] == "template":
+                after_templates[target["id"]][field] = target["after"]
+            else:
+                changed_probes[target["id"]] = target["after"]
+        changed_templates = {t["id"] for t in self.changes if t["kind"] == "template"}
+        report = []
+        for probe in self.probes:
+            probe_key = self.manager.key("probe", probe)
+            template = probe.get(api["probe_template_field"])
+            if probe_key not in changed_probes and template not in changed_templates:
+                continue
+            after_probe = dict(probe)
+            if probe_key in changed_probes:
+                after_probe[field] = changed_probes[probe_key]
+            report.append({
+                "name": probe.get("name"), "id": probe_key, "template": template,
+                "before": effective_pcap(probe, before_templates, field, api["probe_template_field"]),
+                "after": effective_pcap(after_probe, after_templates, field, api["probe_template_field"]),
+            })
+        return report

@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# Copyright: stamus.scs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Module plumbing shared by the Probe Management modules: their common options, and the info modules' body."""
+
+from __future__ import annotations
+
+from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
+from ansible_collections.stamus.scs.plugins.module_utils._probe_api import resolve_api
+from ansible_collections.stamus.scs.plugins.module_utils._probes import FleetView, ProbeManager, filter_items
+
+# doc fragment stamus.scs.probe_api
+API_OVERRIDES_ARGUMENT_SPEC = {"api_overrides": {"type": "dict"}}
+# doc fragment stamus.scs.apply_wait
+APPLY_WAIT_ARGUMENT_SPEC = {"wait": {"type": "bool", "default": True}, "wait_timeout": {"type": "int", "default": 300}}
+# doc fragment stamus.scs.name_filter
+NAME_FILTER_ARGUMENT_SPEC = {"names": {"type": "list", "elements": "str"}, "pattern": {"type": "str"}}
+
+
+def probe_manager(module):
+    """A ProbeManager on the module's client, with the user's api_overrides (raises ScsConfigError on bad ones)."""
+    return ProbeManager(module.client, resolve_api(module.params["api_overrides"]))
+
+
+def run_info_module(kind):
+    """List probes (``kind="probe"``) or templates (``kind="template"``) as ``<kind>s`` with ``count``."""
+    module = ScsModule(argument_spec=dict(NAME_FILTER_ARGUMENT_SPEC, **API_OVERRIDES_ARGUMENT_SPEC), supports_check_mode=True)
+    try:
+        fleet = FleetView(probe_manager(module))
+        items, view = (fleet.probes, fleet.probe) if kind == "probe" else (fleet.templates, fleet.template)
+        selected = [view(item) for item in filter_items(items, module.params["names"], module.params["pattern"])]
+    except ScsError as err:
+        module.fail_scs(err)
+    module.exit_json(changed=False, count=len(selected), **{kind + "s": selected})

@@ -1,0 +1,132 @@
+"""The playbook enable_conditional_pcap (and so the conditional_pcap role), run with a real ansible-playbook against
+the emulator over HTTPS: one PATCH per changed target, one apply, idempotent reruns, check mode, early checks and
+a probe that fails to apply."""
+
+import os
+import subprocess
+
+import pytest
+
+from runner import BIN, Emulator, ansible_env
+
+PLAYBOOK = "stamus.scs.enable_conditional_pcap"
+PUSH = "/rest/appliances/probe/update_push_all/"
+PROBE_KEYS = ("template", "conditional_pcap", "effective_pcap", "applied_pcap", "pending_changes")
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    """10 probes on 5 templates (probes on perimeter and datacenter, or none), conditional pcap off everywhere."""
+    with Emulator(tls=True, seed=41, probes=10, templates=5, alerts=20, flows=10, pcap="none") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emu(fleet):
+    fleet.clear_faults()
+    fleet.clear_probe_faults()
+    fleet.clear_requests()
+    yield fleet
+    fleet.clear_probe_faults()
+
+
+def play(emulator, *args):
+    """ansible-playbook of the collection's playbook with raw command-line arguments, on the implicit localhost."""
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), PLAYBOOK, *args], env=ansible_env(emulator.env()),
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert emulator.token not in proc.stdout + proc.stderr
+    return proc
+
+
+def writes(emulator):
+    """(method, path) of every request that could change SCS, then the log is cleared."""
+    found = [(entry["method"], entry["path"]) for entry in emulator.requests() if entry["method"] not in ("GET", "OPTIONS")]
+    emulator.clear_requests()
+    return found
+
+
+def probes(emulator):
+    return {probe["name"]: {key: probe[key] for key in PROBE_KEYS} for probe in emulator.state()["probes"]}
+
+
+def templates(emulator):
+    return {template["name"]: template for template in emulator.state()["templates"]}
+
+
+def test_two_templates_of_five_one_apply_then_nothing_to_do(emu):
+    tpl = templates(emu)
+    wanted = {tpl["perimeter"]["pk"], tpl["datacenter"]["pk"]}
+    before = probes(emu)
+    members = {name for name, probe in before.items() if probe["template"] in wanted}
+    assert members and set(before) - members and all(not probe["pending_changes"] for probe in before.values())
+
+    run = play(emu, "-e", "templates=perimeter,datacenter", "-e", "comment=CHG-1042")
+    assert run.returncode == 0, run.stdout + run.stderr
+    log = writes(emu)
+    assert sorted(log) == sorted([("PATCH", "/rest/appliances/template/%d/" % pk) for pk in wanted] + [("POST", PUSH)])
+
+    after_templates = templates(emu)
+    assert {name for name, template in after_templates.items() if template["conditional_pcap"]} == {"perimeter", "datacenter"}
+    after = probes(emu)
+    for name in members:
+        own = after[name]["conditional_pcap"]
+        assert after[name]["pending_changes"] is False, name
+        assert after[name]["applied_pcap"] is after[name]["effective_pcap"] is (True if own is None else own), name
+    assert any(after[name]["applied_pcap"] for name in members)
+    assert {name: after[name] for name in set(after) - members} == {name: before[name] for name in set(after) - members}
+    assert "template perimeter: off -> on" in run.stdout and "template datacenter: off -> on" in run.stdout
+    inheriting = sorted(name for name in members if before[name]["conditional_pcap"] is None)
+    assert all("%s: off -> on" % name in run.stdout for name in inheriting)
+    assert "%s: success, " % inheriting[0] in run.stdout
+    audit = [entry["action"] for entry in emu.state()["audit_log"] if entry["comment"] == "CHG-1042"]
+    assert sorted(audit) == ["probe.update_push_all", "template.update", "template.update"]
+
+    again = play(emu, "-e", "templates=perimeter, datacenter")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert writes(emu) == []
+    assert "nothing to apply" in again.stdout and "template perimeter: already on" in again.stdout
+    assert probes(emu) == after
+
+
+def test_check_diff_shows_before_and_after_and_writes_nothing(emu):
+    before = probes(emu)
+    run = play(emu, "-e", '{"templates": ["lab"], "probes": ["probe-04"]}', "--check", "--diff")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "--- before" in run.stdout and "+++ after" in run.stdout
+    assert '"template/lab"' in run.stdout and '"probe/probe-04"' in run.stdout
+    assert '-        "conditional_pcap": false' in run.stdout and '+        "conditional_pcap": true' in run.stdout
+    assert "check mode: nothing was written or applied" in run.stdout and "would apply the changes" in run.stdout
+    assert "probe-04: off -> on" in run.stdout
+    assert writes(emu) == []
+    assert templates(emu)["lab"]["conditional_pcap"] is False and probes(emu) == before
+
+
+def test_inherited_with_templates_fails_before_any_request(emu):
+    run = play(emu, "-e", "templates=lab", "-e", "state=inherited")
+    assert run.returncode != 0
+    assert "conditional_pcap_state=inherited applies to probes only" in run.stdout
+    assert "Nothing was sent to SCS" in run.stdout
+    nothing = play(emu, "-e", "state=disabled")
+    assert nothing.returncode != 0 and "Give the probe templates and/or the probes" in nothing.stdout
+    assert emu.requests() == []
+
+
+def test_probe_that_fails_to_apply_fails_the_play_then_a_rerun_applies_it(emu):
+    message = "suricata did not restart: disk full on /var/log/suricata"
+    emu.probe_fault("probe-04", status="failed", message=message)
+    run = play(emu, "-e", "probes=probe-04,probe-08", "-e", "apply=true")
+    assert run.returncode != 0
+    assert "probe-04 failed: %s" % message in run.stdout
+    assert "probe-04: failed, %s" % message in run.stdout  # the summary, before the failure
+    assert "probe-08: success, " in run.stdout
+    assert writes(emu).count(("POST", PUSH)) == 1
+    state = probes(emu)
+    assert state["probe-04"]["pending_changes"] is True and state["probe-08"]["pending_changes"] is False
+
+    # The flags are already set; the rerun only applies again, for the probe still pending.
+    rerun = play(emu, "-e", "probes=probe-04,probe-08")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert writes(emu) == [("POST", PUSH)]
+    assert "finished, success: true" in rerun.stdout and "probe-04: success" in rerun.stdout
+    state = probes(emu)
+    assert state["probe-04"]["pending_changes"] is False and state["probe-04"]["applied_pcap"] is True

@@ -41,6 +41,29 @@ def lucene_quote(value):
     return '"%s"' % str(value).replace("\\", "\\\\").replace('"', '\\"')
 
 
+def check_qfilter(qfilter):
+    """Refuse a qfilter whose parentheses or quotes do not balance: it could escape the parentheses it is put in and
+    turn the other filters (probe, signature, flow) into alternatives instead of restrictions."""
+    depth, quoted, escaped = 0, False, False
+    for char in qfilter:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+            if depth < 0:
+                break
+    if depth != 0 or quoted or escaped:
+        raise ScsConfigError("qfilter has unbalanced parentheses or quotes (%r): balance them, and escape literal ones "
+                             "with a backslash or put them inside a quoted value." % qfilter)
+    return qfilter
+
+
 def _checked_int(name, value, maximum):
     if value is None:
         return None
@@ -94,7 +117,7 @@ def alert_query_params(signature_id=None, flow_id=None, probe=None, qfilter=None
     """Query parameters for alerts_tail. Every value is validated or quoted: user input never becomes Lucene syntax."""
     clauses = []
     if qfilter is not None and qfilter.strip():
-        clauses.append("(%s)" % qfilter.strip())
+        clauses.append("(%s)" % check_qfilter(qfilter.strip()))
     if _checked_int("signature_id", signature_id, MAX_SIGNATURE_ID) is not None:
         clauses.append("alert.signature_id:%d" % signature_id)
     if _checked_int("flow_id", flow_id, MAX_FLOW_ID) is not None:

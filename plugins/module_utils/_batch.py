@@ -79,7 +79,13 @@ class EvidenceRun:
         except ScsError as err:
             return Outcome("failed", str(err))
         except OSError as err:
-            return Outcome("failed", "Cannot write the evidence for flow %d of %s: %s" % (flow.flow_id, flow.probe, err))
+            return Outcome("failed", "Cannot write the evidence for flow %d of %s: %s (%s). Free space or fix the "
+                                     "permissions of dest; nothing partial was kept." % (
+                                         flow.flow_id, flow.probe, err.strerror or err, getattr(err, "filename", "") or ""))
+        except Exception as err:  # pylint: disable=broad-exception-caught
+            # One flow's bug must not lose the results of a thousand others, nor show a traceback.
+            return Outcome("failed", "Unexpected %s while fetching flow %d of %s: %s" % (
+                type(err).__name__, flow.flow_id, flow.probe, err))
 
     def fetch_flow(self, flow):
         if not self.force:
@@ -93,7 +99,7 @@ class EvidenceRun:
         if source is None:
             return Outcome("no_capture", "The alert has no capture_file: conditional pcap was off on probe %s when it "
                                          "fired, so SCS holds no packets for it." % flow.probe)
-        prepare_directory(flow.directory, self.mode)
+        prepare_directory(flow.directory, self.mode, what="probe directory")
         for attempt in range(1, CHAIN_ATTEMPTS + 1):
             try:
                 return self._chain(flow, source)
@@ -133,7 +139,11 @@ class EvidenceRun:
         download = step("download", steps.download, client, filename, flow.pcap_path, mode=self.mode, verify=verify)
         facts = {"file": os.path.basename(flow.pcap_path), "sha256": download["sha256"], "size": download["size"]}
         facts.update((key, summary.get(key)) for key in PCAP_FACT_KEYS)
-        flow.write_manifest(build_manifest(flow, facts, self.context, timeline, source), self.mode)
+        try:
+            flow.write_manifest(build_manifest(flow, facts, self.context, timeline, source), self.mode)
+        except BaseException:
+            os.unlink(flow.pcap_path)  # a pcap without its custody manifest is not evidence
+            raise
         outcome = "no_packets" if summary["header_only"] else "fetched"
         return Outcome(outcome, facts=facts, changed=True,
                        message="Header-only pcap kept as asked (on_empty=keep)." if outcome == "no_packets" else None)

@@ -25,6 +25,8 @@ except ImportError:  # pragma: no cover - reported by the modules with missing_r
     AuthBase = object
 else:
     HAS_REQUESTS = True
+    RETRYABLE_EXCEPTIONS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                            requests.exceptions.ChunkedEncodingError)
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsAuthenticationError,
@@ -48,6 +50,29 @@ RESULT_WINDOW = 10000
 DOWNLOAD_CHUNK = 1 << 20
 MAX_RETRY_AFTER = 120.0
 MESSAGE_BODY_LIMIT = 300
+
+
+# An SSLError that is not about the certificate (EOF or reset during the handshake) is a dropped connection.
+CERTIFICATE_ERROR_MARKERS = ("certificate verify failed", "certificate_verify_failed", "hostname mismatch",
+                             "doesn't match", "not valid for", "certificate has expired", "self signed", "self-signed")
+
+
+def _is_certificate_error(exc):
+    return isinstance(exc, requests.exceptions.SSLError) and any(
+        marker in str(exc).lower() for marker in CERTIFICATE_ERROR_MARKERS)
+
+
+def _tls_reason(exc):
+    """The certificate problem itself, without urllib3's connection-pool wrapping."""
+    match = re.search(r"certificate verify failed: (.+?)\.? \(_ssl", str(exc))
+    return "certificate verify failed: " + match.group(1) if match else str(exc)
+
+
+def _never_sent(exc):
+    """True when the connection was never established, so even a POST can be sent again safely."""
+    text = str(exc)
+    return isinstance(exc, requests.exceptions.ConnectTimeout) or "NewConnectionError" in text or \
+        "Failed to establish a new connection" in text
 
 
 class _TokenAuth(AuthBase):
@@ -87,7 +112,7 @@ def path_segment(value):
 
 
 def _html_to_text(text):
-    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", text)
+    text = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", " ", text)
     text = re.sub(r"(?s)<[^>]+>", " ", text)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -157,37 +182,37 @@ class ScsClient:
     def request(self, method, path, params=None, json=None, files=None, stream=False, retry=None, expect_json=True):
         """Send one call; return the response of a 2xx answer or raise a typed ScsError.
 
-        Only idempotent methods are retried unless ``retry`` says otherwise; a POST is never
-        repeated behind the caller's back.
+        Only idempotent methods are retried unless ``retry`` says otherwise. A POST is never
+        repeated once it may have reached the server; one whose connection could not even be
+        opened (refused, connect timeout) is sent again, since nothing left.
         """
         method = method.upper()
         call = self.describe(method, path)
         retry = method in IDEMPOTENT_METHODS if retry is None else retry
-        attempts = 1 + (self.retries if retry else 0)
         headers = {} if expect_json else {"Accept": "*/*"}
-        for attempt in range(1, attempts + 1):
+        for attempt in range(1, self.retries + 2):
+            may_retry = attempt <= self.retries
             try:
                 response = self.session.request(
                     method, self.url(path), params=self._params(params), json=json, files=files, headers=headers,
                     timeout=self.timeout, verify=self.verify, stream=stream, allow_redirects=False)
-            except requests.exceptions.SSLError as exc:
-                raise ScsTransportError(
-                    "%s: TLS verification failed (%s). If SCS uses a private CA, set ca_path (SCS_CA_PATH) to its "
-                    "PEM bundle; check that scs_url names the host in the certificate." % (call, self.scrub(exc)),
-                    method=method, path=path) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as exc:
-                if attempt < attempts:
+            except requests.exceptions.RequestException as exc:
+                if _is_certificate_error(exc):
+                    raise ScsTransportError(
+                        "%s: TLS verification failed (%s). If SCS uses a private CA, set ca_path (SCS_CA_PATH) to its "
+                        "PEM bundle; check that scs_url names the host in the certificate and that it has not expired."
+                        % (call, self.scrub(_tls_reason(exc))), method=method, path=path) from None
+                if not isinstance(exc, RETRYABLE_EXCEPTIONS):
+                    raise ScsTransportError("%s: the request could not be sent (%s)." % (call, self.scrub(exc)),
+                                            method=method, path=path) from None
+                if may_retry and (retry or _never_sent(exc)):
                     self._sleep(self._backoff(attempt))
                     continue
                 raise ScsTransportError(
                     "%s: %s%s. Check that scs_url is right and SCS is reachable; raise timeout for a slow server." % (
                         call, self._transport_reason(exc), self._attempts_note(attempt)),
                     method=method, path=path) from None
-            except requests.exceptions.RequestException as exc:
-                raise ScsTransportError("%s: the request could not be sent (%s)." % (call, self.scrub(exc)),
-                                        method=method, path=path) from None
-            if response.status_code in RETRY_STATUSES and attempt < attempts:
+            if response.status_code in RETRY_STATUSES and retry and may_retry:
                 delay = self._retry_after(response)
                 response.close()
                 self._sleep(self._backoff(attempt) if delay is None else delay)
@@ -305,8 +330,8 @@ class ScsClient:
         if isinstance(exc, requests.exceptions.Timeout):
             return "no answer within %g seconds" % self.timeout
         text = self.scrub(exc)
-        if "reset" in text.lower() or "aborted" in text.lower() or "RemoteDisconnected" in text:
-            return "the connection was reset by the server (%s)" % text[:MESSAGE_BODY_LIMIT]
+        if any(marker in text.lower() for marker in ("reset", "aborted", "remotedisconnected", "eof occurred")):
+            return "the connection was closed or reset by the server (%s)" % text[:MESSAGE_BODY_LIMIT]
         return "the connection failed (%s)" % text[:MESSAGE_BODY_LIMIT]
 
     def _body_excerpt(self, response):

@@ -7,11 +7,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import stat
 import tempfile
+import time
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
 
@@ -92,13 +95,51 @@ def directory_mode(mode):
     return mode | ((mode & 0o444) >> 2)
 
 
-def prepare_directory(path, mode):
-    """Create ``path`` (and parents) if missing; refuse anything that exists but is not a directory."""
+def refuse_symlink(path, what):
+    if os.path.islink(path):
+        raise ScsConfigError("%s %s is a symbolic link; refusing to follow it: point %s at the real location." % (
+            what, path, what))
+
+
+def check_within(path, root):
+    """Refuse ``path`` unless it resolves inside ``root`` (symbolic links included)."""
+    if root is None:
+        return
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise ScsConfigError("dest %s is outside the allowed directory %s (dest_root): choose a dest inside it." % (
+            path, root))
+
+
+def prepare_directory(path, mode, what="dest"):
+    """Create ``path`` (and parents) if missing; refuse a symbolic link or anything that is not a directory."""
+    refuse_symlink(path, what)
     try:
         os.makedirs(path, mode=directory_mode(mode), exist_ok=True)
     except FileExistsError:
-        raise ScsConfigError("dest %s exists and is not a directory: point dest at a directory." % path) from None
+        raise ScsConfigError("%s %s exists and is not a directory: point %s at a directory." % (what, path, what)) from None
     except OSError as err:
-        raise ScsConfigError("Cannot create the evidence directory %s: %s." % (path, err.strerror)) from None
+        raise ScsConfigError("Cannot create the directory %s: %s." % (path, err.strerror)) from None
     if not stat.S_ISDIR(os.stat(path).st_mode):
-        raise ScsConfigError("dest %s is not a directory." % path)
+        raise ScsConfigError("%s %s is not a directory." % (what, path))
+
+
+@contextlib.contextmanager
+def directory_lock(path, timeout, poll=0.5):
+    """Hold an exclusive lock on a directory (flock on the directory itself: no lock file left behind)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ScsConfigError("Another run holds the lock on %s for more than %d seconds; wait for it or raise "
+                                         "lock_timeout." % (path, timeout)) from None
+                time.sleep(poll)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

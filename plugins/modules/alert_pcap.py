@@ -46,8 +46,23 @@ options:
   dest:
     description:
       - Evidence directory. Created if missing; each probe gets a subdirectory.
+      - A symbolic link is refused, for O(dest) and for the probe subdirectories, so that evidence cannot be
+        redirected elsewhere.
+      - Runs on the same O(dest) take turns (an exclusive lock on the directory), so overlapping scheduled pulls
+        never write the same flow at once.
     type: path
     required: true
+  dest_root:
+    description:
+      - When set, O(dest) must resolve inside this directory, for example the evidence area of a shared AWX
+        execution node.
+      - If not set, the value of the E(SCS_EVIDENCE_ROOT) environment variable is used.
+    type: path
+  lock_timeout:
+    description:
+      - Seconds to wait for another run that holds the lock on O(dest).
+    type: int
+    default: 900
   workers:
     description:
       - How many alert chains run at once. SCS extracts synchronously, so more workers mean more parallel work on
@@ -198,6 +213,7 @@ summary:
 import getpass
 import socket
 
+from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
@@ -210,7 +226,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._batch import EvidenceR
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._evidence import plan_flows
-from ansible_collections.stamus.scs.plugins.module_utils._files import parse_mode, prepare_directory
+from ansible_collections.stamus.scs.plugins.module_utils._files import check_within, directory_lock, parse_mode, prepare_directory
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 
@@ -261,6 +277,8 @@ def main():
             ALERT_QUERY_ARGUMENT_SPEC,
             alerts={"type": "list", "elements": "dict"},
             dest={"type": "path", "required": True},
+            dest_root={"type": "path", "fallback": (env_fallback, ["SCS_EVIDENCE_ROOT"])},
+            lock_timeout={"type": "int", "default": 900},
             workers={"type": "int", "default": 4},
             force={"type": "bool", "default": False},
             on_empty={"type": "str", "choices": ["fail", "warn", "keep"], "default": "warn"},
@@ -268,7 +286,7 @@ def main():
             mode={"type": "str", "default": "0640"},
             custody={"type": "dict"},
         ),
-        mutually_exclusive=[("alerts",) + ALERT_FILTER_OPTIONS, ("since", "from")],
+        mutually_exclusive=[("since", "from")],
         required_one_of=[("alerts",) + ALERT_FILTER_OPTIONS],
         supports_check_mode=True,
     )
@@ -276,14 +294,18 @@ def main():
     try:
         if not 1 <= params["workers"] <= 64:
             raise ScsConfigError("workers must be between 1 and 64 (got %d)." % params["workers"])
+        if params["alerts"] is not None and any(params[name] is not None for name in ALERT_FILTER_OPTIONS):
+            raise ScsConfigError("Give either alerts or query options (%s), not both." % ", ".join(ALERT_FILTER_OPTIONS))
         mode = parse_mode(params["mode"])
+        check_within(params["dest"], params["dest_root"])
         alerts = resolve_alerts(module)
         if module.check_mode:
             module.exit_json(**check_mode_report(alerts, params["dest"]))
         prepare_directory(params["dest"], mode)
         run = EvidenceRun(module.new_client, params["dest"], force=params["force"], on_empty=params["on_empty"],
                           mode=mode, workers=params["workers"], context=custody_context(module))
-        result = run.run(alerts)
+        with directory_lock(params["dest"], params["lock_timeout"]):
+            result = run.run(alerts)
     except ScsError as err:
         module.fail_scs(err)
     if params["on_empty"] == "warn" and result["summary"]["no_packets"]:

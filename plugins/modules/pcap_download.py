@@ -39,6 +39,11 @@ options:
       - File to write, or an existing directory to write C(<filename>.pcap) into.
     type: path
     required: true
+  dest_root:
+    description:
+      - When set, O(dest) must resolve inside this directory.
+      - If not set, the value of the E(SCS_EVIDENCE_ROOT) environment variable is used.
+    type: path
   force:
     description:
       - Replace an existing file. Without it, an existing O(dest) is left alone and nothing is downloaded.
@@ -103,30 +108,44 @@ pcap:
 """
 
 import os
+import re
+
+from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._evidence import five_tuple_of
-from ansible_collections.stamus.scs.plugins.module_utils._files import parse_mode, sha256_file
+from ansible_collections.stamus.scs.plugins.module_utils._files import check_within, parse_mode, refuse_symlink, sha256_file
 from ansible_collections.stamus.scs.plugins.module_utils._pcap import check_filename, download
 from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError, summarize_pcap
 
 DEFAULT_MODE = 0o640
+SYMBOLIC_MODE_RE = re.compile(r"^[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*$")
 
 
-def target_path(dest, filename):
+def target_path(dest, filename, root):
+    refuse_symlink(dest, "dest")
     path = os.path.join(dest, "%s.pcap" % filename) if os.path.isdir(dest) else dest
+    refuse_symlink(path, "dest")
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise ScsConfigError("The directory of dest %s does not exist: create it first or point dest at a directory." % path)
+    check_within(path, root)
     return path
 
 
 def initial_mode(value):
-    """The mode the file gets before its rename; symbolic modes are applied afterwards, as Ansible does."""
+    """The mode the file gets before its rename; symbolic modes are applied afterwards, as Ansible does.
+
+    Checked before anything is downloaded: SCS serves a pcap only once.
+    """
+    if value is None:
+        return DEFAULT_MODE
     if isinstance(value, int):
         return value  # YAML already read an unquoted 0640 as octal
-    if isinstance(value, str) and value.isdigit():
+    if str(value).isdigit():
         return parse_mode(value)
+    if not SYMBOLIC_MODE_RE.match(str(value)):
+        raise ScsConfigError("mode must be octal such as '0640' or symbolic such as 'u=rw,g=r,o=' (got %r)." % (value,))
     return DEFAULT_MODE
 
 
@@ -135,6 +154,7 @@ def main():
         argument_spec={
             "filename": {"type": "str", "required": True},
             "dest": {"type": "path", "required": True},
+            "dest_root": {"type": "path", "fallback": (env_fallback, ["SCS_EVIDENCE_ROOT"])},
             "force": {"type": "bool", "default": False},
             "alert": {"type": "dict"},
         },
@@ -144,7 +164,7 @@ def main():
     params = module.params
     try:
         filename = check_filename(params["filename"])
-        path = target_path(params["dest"], filename)
+        path = target_path(params["dest"], filename, params["dest_root"])
         mode = initial_mode(params["mode"])
         result = {"changed": False, "path": path}
         if os.path.exists(path) and not params["force"]:
@@ -164,6 +184,9 @@ def main():
         module.fail_json(msg="SCS sent a file for %s that is not a valid pcap (%s); nothing was written." % (params["filename"], err))
     except ScsError as err:
         module.fail_scs(err)
+    except OSError as err:
+        module.fail_json(msg="Cannot write %s: %s. Free space or fix the permissions of dest; nothing partial was kept."
+                         % (params["dest"], err.strerror or err))
     if os.path.exists(path):
         file_args = module.load_file_common_arguments(params, path=path)
         if file_args.get("mode") is None:

@@ -3,10 +3,13 @@
 import hashlib
 import json
 import os
+import socket
+import ssl
 import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from scs_emulator import pcapstore
@@ -86,3 +89,38 @@ def test_startup_is_fast_and_filtering_scales():
             assert resp.status_code == 200
         assert (time.monotonic() - t0) / 10 < 0.25
         assert resp.json()["count"] > 0
+
+
+def test_cert_modes_share_the_ca(tmp_path):
+    emu = Emulator(tls=True, alerts=10, flows=5, data_dir=str(tmp_path / "data"), cert_mode="expired")
+    try:
+        emu.start()
+        with open(emu.ca_path, "rb") as fh:
+            ca_pem = fh.read()
+        with pytest.raises(requests.exceptions.SSLError, match="expired"):
+            requests.get(emu.url + "/rest/", verify=emu.ca_path, timeout=10)
+        assert emu.state()["alerts"] == 10  # the admin helpers do not verify in these modes
+        assert emu.state_info["cert_mode"] == "expired"
+        emu.stop()
+        emu.cert_mode = "wrong-host"
+        emu.start()
+        with pytest.raises(requests.exceptions.SSLError, match="IP address mismatch"):
+            requests.get(emu.url + "/rest/", verify=emu.ca_path, timeout=10)
+        with pytest.raises(requests.exceptions.SSLError, match="Hostname mismatch"):
+            requests.get("https://localhost:%d/rest/" % emu.port, verify=emu.ca_path, timeout=10)
+        # signed by the CA of ca.pem: only the name is wrong
+        ctx = ssl.create_default_context(cafile=emu.ca_path)
+        ctx.check_hostname = False
+        with socket.create_connection(("127.0.0.1", emu.port), timeout=10) as raw, ctx.wrap_socket(raw) as conn:
+            assert conn.getpeercert()["subjectAltName"] == (("DNS", "wrong-host.example"),)
+        with open(emu.ca_path, "rb") as fh:
+            assert fh.read() == ca_pem
+        assert os.path.exists(os.path.join(emu.data_dir, "server-expired.pem"))
+    finally:
+        emu.cleanup()
+
+
+def test_cert_mode_needs_tls():
+    proc = subprocess.run([sys.executable, "-m", "scs_emulator", "serve", "--cert-mode", "expired"], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=PACKAGE_PARENT), timeout=30, check=False)
+    assert proc.returncode == 2 and "needs --tls" in proc.stderr

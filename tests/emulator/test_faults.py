@@ -104,7 +104,42 @@ def test_redirect_to_another_host(clean_emu):
     resp = clean_emu.rest("GET", TAIL, params={"page": 1}, allow_redirects=False)
     assert resp.status_code == 302
     port = clean_emu.url.rsplit(":", 1)[1]
-    assert resp.headers["Location"] == "http://127.0.0.2:%s%s?page=1" % (port, TAIL)
+    assert resp.headers["Location"] == "https://127.0.0.2:%s%s?page=1" % (port, TAIL)
+    # a client that follows it leaves the emulator (nothing listens on 127.0.0.2)
+    clean_emu.inject_fault(path="alerts_tail", kind="redirect")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        clean_emu.rest("GET", TAIL, timeout=5)
+
+
+COLLECTION_PATHS = {
+    "alerts_tail": ("GET", TAIL),
+    "upload": ("POST", "/rest/rules/filestore_pcap/upload/"),
+    "extract_pcap": ("POST", "/rest/rules/filestore_pcap/x1/extract_pcap/"),
+    "retrieve": ("GET", "/rest/rules/filestore_pcap/x1/retrieve/"),
+    "download": ("GET", "/rest/rules/filestore_pcap/x1/download/"),
+    "appliances/probe": ("GET", "/rest/appliances/probe/1/"),
+    "appliances/template": ("GET", "/rest/appliances/template/"),
+    "update_push_all": ("POST", "/rest/appliances/probe/update_push_all/"),
+    "appliances/task": ("GET", "/rest/appliances/task/1/"),
+}
+
+
+def test_every_collection_path_can_be_faulted(clean_emu):
+    for name, (method, path) in COLLECTION_PATHS.items():
+        clean_emu.inject_fault(method=method, path=name, kind="status", status=504)
+        assert clean_emu.rest(method, path, params={"host": "probe-01"}).status_code == 504, name
+        clean_emu.inject_fault(method=method, path=name, kind="redirect")
+        resp = clean_emu.rest(method, path, params={"host": "probe-01"}, allow_redirects=False)
+        assert resp.status_code == 302 and resp.headers["Location"].startswith("https://127.0.0.2:"), name
+    assert clean_emu.faults() == []
+
+
+def test_delay_on_a_post_is_a_read_timeout(clean_emu):
+    clean_emu.inject_fault(path="extract_pcap", kind="delay", delay=1.5)
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        clean_emu.rest("POST", "/rest/rules/filestore_pcap/x2/extract_pcap/", params={"host": "probe-01"}, timeout=0.4)
+    assert time.monotonic() - started < 1.4
 
 
 def test_bad_fault_spec_rejected(clean_emu):

@@ -5,6 +5,7 @@ import json
 import struct
 
 import dpkt
+import requests
 
 from scs_emulator import pcapstore
 
@@ -180,3 +181,48 @@ def test_store_is_bounded(fresh_emu):
     assert probe["store_bytes"] <= state["config"]["pcap_total_size"] + state["config"]["pcap_file_size"]
     for name in probe["store_files"]:
         assert pcapstore.FILE_RE.match(name.rsplit("/", 1)[1])
+
+
+def test_synthetic_pcap_sizes_are_exact_and_valid():
+    for size in (24, 100, 1554, 1555, 1629, 1630, 24 + 1530 * 685 + 1, 3 * 1024 * 1024 + 7):
+        data = b"".join(bytes(chunk) for chunk in pcapstore.synthetic_pcap_chunks(size))
+        assert len(data) == size
+        records = pcapstore.read_pcap(data)
+        assert 24 + sum(16 + len(frame) for _s, _u, frame in records) == size
+        for _s, _u, frame in records[-2:]:
+            ip = dpkt.ethernet.Ethernet(frame).data
+            assert isinstance(ip.data, dpkt.tcp.TCP) and ip.len == len(frame) - 14
+    for size in (0, 23, 25, 99):
+        try:
+            list(pcapstore.synthetic_pcap_chunks(size))
+        except ValueError:
+            continue
+        raise AssertionError("size %d accepted" % size)
+
+
+def test_stage_pcap_download_streams_one_shot(emu):
+    size = 20 * 1024 * 1024 + 3
+    staged = emu.stage_pcap("stagedBig_1", size)
+    assert staged["size"] == size
+    resp = emu.rest("GET", FS + "stagedBig_1/download/", stream=True)
+    assert resp.status_code == 200 and int(resp.headers["Content-Length"]) == size
+    total, first = 0, b""
+    for chunk in resp.iter_content(1024 * 1024):
+        first = first or chunk[:24]
+        total += len(chunk)
+    assert total == size and first == pcapstore.GLOBAL_HEADER
+    assert emu.rest("GET", FS + "stagedBig_1/download/").status_code == 404
+
+
+def test_stage_pcap_on_a_probe_and_errors(emu):
+    emu.stage_pcap("stagedP", 5000, probe="probe-02")
+    assert emu.rest("GET", FS + "stagedP/status/", params={"host": "probe-02"}).json() == {"status": "available"}
+    data = emu.rest("GET", FS + "stagedP/download/").content
+    assert len(data) == 5000 and pcapstore.read_pcap(data)
+    # still extracted on the probe: retrieve copies it to SCS again
+    assert emu.rest("GET", FS + "stagedP/retrieve/", params={"host": "probe-02"}).json() == {"retrieve": "done"}
+    assert emu.rest("GET", FS + "stagedP/download/").content == data
+    for bad in ({"filename": "a/b", "size": 100}, {"filename": "x", "size": 50}, {"filename": "x", "size": 100, "probe": "nope"},
+                {"filename": "x"}):
+        resp = requests.post(emu.url + "/_emulator/stage_pcap/", json=bad, verify=emu.verify, timeout=10)
+        assert resp.status_code == 400, bad

@@ -1,6 +1,7 @@
 """Command line: `python -m scs_emulator serve [options]` (see README)."""
 
 import argparse
+import datetime
 import http.client
 import json
 import os
@@ -13,6 +14,8 @@ import threading
 import time
 
 STATE_KEYS = ("SCS_URL", "SCS_TOKEN", "SCS_READONLY_TOKEN", "SCS_CA_PATH")
+CERT_MODES = ("valid", "expired", "wrong-host")
+WRONG_HOST = "wrong-host.example"
 
 
 def build_parser():
@@ -20,6 +23,8 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
     serve_p = sub.add_parser("serve", help="seed (or reuse) a data dir and serve the SCS REST API with gunicorn")
     serve_p.add_argument("--tls", action="store_true", help="serve HTTPS with a throwaway CA written to <data-dir>/ca.pem")
+    serve_p.add_argument("--cert-mode", choices=CERT_MODES, default="valid",
+                         help="with --tls: serve a valid certificate, an expired one, or one for %s only" % WRONG_HOST)
     serve_p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve_p.add_argument("--port", type=int, default=0, help="port (default 0: a free port, printed once ready)")
     serve_p.add_argument("--data-dir", help="data directory (default: a new temporary directory, removed on exit)")
@@ -69,20 +74,55 @@ def _prepare_data(args, data_dir):
     return tokens
 
 
-def make_certs(data_dir):
-    """(ca_path, cert_path, key_path): a trustme CA and a server cert for 127.0.0.1, ::1, localhost (reused)."""
+def _leaf_paths(data_dir, cert_mode):
+    suffix = "" if cert_mode == "valid" else "-" + cert_mode
+    return os.path.join(data_dir, "server%s.pem" % suffix), os.path.join(data_dir, "server%s.key" % suffix)
+
+
+def _issue(ca, cert_mode):
+    """A trustme LeafCert of `ca` for that mode."""
+    if cert_mode == "expired":
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return ca.issue_cert("127.0.0.1", "::1", "localhost", not_before=now - datetime.timedelta(days=30),
+                             not_after=now - datetime.timedelta(days=1))
+    if cert_mode == "wrong-host":
+        return ca.issue_cert(WRONG_HOST)
+    return ca.issue_cert("127.0.0.1", "::1", "localhost")
+
+
+def make_certs(data_dir, cert_mode="valid"):
+    """(ca_path, cert_path, key_path): a trustme CA (reused) and a server cert for `cert_mode`.
+
+    valid: for 127.0.0.1, ::1, localhost; expired: same names, validity ended yesterday;
+    wrong-host: valid, for wrong-host.example only. The CA key is kept in <data-dir>/ca.key so
+    every mode's certificate is signed by the same CA (<data-dir>/ca.pem).
+    """
+    if cert_mode not in CERT_MODES:
+        raise ValueError("cert_mode must be one of %s" % ", ".join(CERT_MODES))
     ca_path = os.path.join(data_dir, "ca.pem")
-    cert_path = os.path.join(data_dir, "server.pem")
-    key_path = os.path.join(data_dir, "server.key")
-    if not all(os.path.exists(p) for p in (ca_path, cert_path, key_path)):
-        import trustme  # pylint: disable=import-outside-toplevel
+    ca_key_path = os.path.join(data_dir, "ca.key")
+    cert_path, key_path = _leaf_paths(data_dir, cert_mode)
+    have_ca = os.path.exists(ca_path) and os.path.exists(ca_key_path)
+    if have_ca and os.path.exists(cert_path) and os.path.exists(key_path):
+        return ca_path, cert_path, key_path
+    import trustme  # pylint: disable=import-outside-toplevel
+    if have_ca:
+        with open(ca_path, "rb") as ca_fh, open(ca_key_path, "rb") as key_fh:
+            ca = trustme.CA.from_pem(ca_fh.read(), key_fh.read())
+    else:
+        # a new CA: drop every certificate of an older one
+        for mode in CERT_MODES:
+            for path in _leaf_paths(data_dir, mode):
+                if os.path.exists(path):
+                    os.unlink(path)
         ca = trustme.CA(organization_name="SCS emulator test CA")
-        cert = ca.issue_cert("127.0.0.1", "::1", "localhost")
-        cert.private_key_pem.write_to_path(key_path)
-        cert.cert_chain_pems[0].write_to_path(cert_path)
-        for pem in cert.cert_chain_pems[1:]:
-            pem.write_to_path(cert_path, append=True)
+        ca.private_key_pem.write_to_path(ca_key_path)
         ca.cert_pem.write_to_path(ca_path)
+    cert = _issue(ca, cert_mode)
+    cert.private_key_pem.write_to_path(key_path)
+    cert.cert_chain_pems[0].write_to_path(cert_path)
+    for pem in cert.cert_chain_pems[1:]:
+        pem.write_to_path(cert_path, append=True)
     return ca_path, cert_path, key_path
 
 
@@ -127,6 +167,10 @@ def _announcer(info):
             try:
                 if info["tls"]:
                     ctx = ssl.create_default_context(cafile=info["ca_path"])
+                    if info["cert_mode"] != "valid":
+                        # the served certificate is wrong on purpose: this one probe does not check it
+                        ctx.check_hostname = False
+                        ctx.verify_mode = ssl.CERT_NONE
                     conn = http.client.HTTPSConnection(host, port, timeout=5, context=ctx)
                 else:
                     conn = http.client.HTTPConnection(host, port, timeout=5)
@@ -172,7 +216,7 @@ def serve(args):
     token, readonly_token = _prepare_data(args, data_dir)
     ca_path = cert_path = key_path = None
     if args.tls:
-        ca_path, cert_path, key_path = make_certs(data_dir)
+        ca_path, cert_path, key_path = make_certs(data_dir, args.cert_mode)
     sock = bind_socket(args.host, args.port)
     port = sock.getsockname()[1]
     client_host = _client_host(args.host)
@@ -180,6 +224,7 @@ def serve(args):
         "SCS_URL": "%s://%s:%d" % ("https" if args.tls else "http", _url_host(client_host), port),
         "SCS_TOKEN": token, "SCS_READONLY_TOKEN": readonly_token, "SCS_CA_PATH": ca_path or "",
         "data_dir": data_dir, "host": args.host, "port": port, "tls": bool(args.tls), "legacy": bool(args.legacy),
+        "cert_mode": args.cert_mode if args.tls else None,
     }
     for marker in os.listdir(data_dir):
         if marker.startswith(".announced-"):
@@ -203,6 +248,7 @@ def serve(args):
         "loglevel": args.log_level,
         "control_socket_disable": True,
         "post_worker_init": _announcer({"client_host": client_host, "port": port, "tls": bool(args.tls), "ca_path": ca_path,
+                                        "cert_mode": args.cert_mode,
                                         "data_dir": data_dir, "state_file": args.state_file, "state": state}),
         "proc_name": "scs-emulator",
     }
@@ -224,7 +270,10 @@ def serve(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "serve":
+        if args.cert_mode != "valid" and not args.tls:
+            parser.error("--cert-mode %s needs --tls" % args.cert_mode)
         serve(args)
     return 0

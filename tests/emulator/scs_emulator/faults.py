@@ -232,14 +232,18 @@ class EmulatorMiddleware:
             location = fault["location"]
             if not location:
                 qs = environ.get("QUERY_STRING")
-                location = "http://127.0.0.2:%s%s%s" % (environ.get("SERVER_PORT", "80"), environ.get("PATH_INFO", ""), "?" + qs if qs else "")
+                location = "%s://127.0.0.2:%s%s%s" % (environ.get("wsgi.url_scheme", "http"), environ.get("SERVER_PORT", "80"),
+                                                      environ.get("PATH_INFO", ""), "?" + qs if qs else "")
             body = b""
             start_response(_status_line(fault["status"]), [("Location", location), ("Content-Length", "0")])
             return [body]
         return self._mangled(kind, environ, start_response, sock, entry)
 
     def _mangled(self, kind, environ, start_response, sock, entry):
-        """truncate / reset_mid_body: run the real view, then cut its response short."""
+        """truncate / reset_mid_body: run the real view, then cut its response short after about half of it.
+
+        A response with a Content-Length (e.g. a download, however big) is streamed, never held in memory.
+        """
         captured = {}
 
         def capture(status, headers, exc_info=None):  # pylint: disable=unused-argument
@@ -247,32 +251,39 @@ class EmulatorMiddleware:
             return lambda data: None
 
         respiter = self.app(environ, capture)
-        try:
-            chunks = []
-            declared = None
-            for name, value in captured.get("headers", []):
-                if name.lower() == "content-length":
-                    declared = int(value)
-            if kind == "reset_mid_body" and declared:
-                for chunk in respiter:
-                    chunks.append(chunk)
-                    if sum(len(c) for c in chunks) >= declared // 2:
-                        break
-            else:
-                chunks = list(respiter)
-        finally:
-            if hasattr(respiter, "close"):
-                respiter.close()
-        body = b"".join(chunks)
-        full = declared if declared is not None else len(body)
-        part = body[:max(1, min(len(body), full) // 2)] if body else b""
+        declared = None
+        for name, value in captured.get("headers", []):
+            if name.lower() == "content-length":
+                declared = int(value)
+        if declared is None:
+            try:
+                source = [b"".join(respiter)]
+            finally:
+                if hasattr(respiter, "close"):
+                    respiter.close()
+            full = len(source[0])
+        else:
+            source, full = respiter, declared
+        limit = max(1, full // 2) if full else 0
         headers = [(n, v) for n, v in captured.get("headers", []) if n.lower() != "content-length"]
-        headers.append(("Content-Length", str(max(full, len(part) + 1) if kind == "truncate" else full or len(part) + 1)))
+        headers.append(("Content-Length", str(full if full > limit else limit + 1)))
         start_response(captured.get("status", "200 OK"), headers)
         entry["status"] = int(captured.get("status", "200").split(" ", 1)[0])
 
         def stream():
-            yield part
+            sent = 0
+            try:
+                for chunk in source:
+                    piece = bytes(chunk[:limit - sent])
+                    sent += len(piece)
+                    yield piece
+                    if sent >= limit:
+                        break
+                if not sent:
+                    yield b""
+            finally:
+                if hasattr(source, "close"):
+                    source.close()
             time.sleep(0.05)
             if kind == "truncate":
                 _fin_close(sock)

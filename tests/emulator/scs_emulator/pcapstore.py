@@ -318,3 +318,89 @@ def extract_for_alert(root, alert):
         for off, length in index.get(key, ()):
             out.append(data[off:off + length])
     return b"".join(out)
+
+
+# ---------------------------------------------------------------- synthetic big pcaps (stage_pcap)
+
+SYNTH_FRAME = 1514  # Ethernet + IPv4 + TCP + 1460 bytes of payload
+SYNTH_MIN_FRAME = 60
+SYNTH_RECORD = RECORD.size + SYNTH_FRAME
+SYNTH_MIN_RECORD = RECORD.size + SYNTH_MIN_FRAME
+SYNTH_BLOCK_PACKETS = 685  # a block of about 1 MiB
+SYNTH_TS = 1700000000
+_SYNTH_MACS = bytes.fromhex("020000000002020000000001")
+_SYNTH_IPS = bytes([10, 99, 0, 1, 10, 99, 0, 2])
+_SYNTH_PORTS = struct.pack("!HH", 40000, 80)
+_SYNTH_PAYLOAD = bytes(range(32, 127)) * 16
+_SYNTH_BLOCK = []
+
+
+def _checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def synthetic_frame(length, seq):
+    """An Ethernet/IPv4/TCP frame (10.99.0.1:40000 -> 10.99.0.2:80, ACK+PSH) of `length` bytes, checksums set."""
+    payload = _SYNTH_PAYLOAD[:length - 54]
+    tcp = _SYNTH_PORTS + struct.pack("!IIBBHHH", seq & 0xFFFFFFFF, 1, 5 << 4, 0x18, 65535, 0, 0) + payload
+    pseudo = _SYNTH_IPS + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp)) + tcp[18:]
+    ip_header = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(tcp), seq & 0xFFFF, 0x4000, 64, 6, 0) + _SYNTH_IPS
+    ip_header = ip_header[:10] + struct.pack("!H", _checksum(ip_header)) + ip_header[12:]
+    return _SYNTH_MACS + b"\x08\x00" + ip_header + tcp
+
+
+def _synthetic_record(index, length):
+    return RECORD.pack(SYNTH_TS + index // 1000, (index % 1000) * 1000, length, length) + synthetic_frame(length, 1 + index * 1460)
+
+
+def _synthetic_block():
+    if not _SYNTH_BLOCK:
+        _SYNTH_BLOCK.append(b"".join(_synthetic_record(i, SYNTH_FRAME) for i in range(SYNTH_BLOCK_PACKETS)))
+    return _SYNTH_BLOCK[0]
+
+
+def synthetic_pcap_chunks(size):
+    """Yield the chunks of a valid classic pcap of exactly `size` bytes (constant memory).
+
+    The global header, then full-size packets (one pre-built block of about 1 MiB repeated); the
+    last one or two records are shorter so that the size is exact. `size` is 24 (header only) or
+    at least 100 (header + one minimal record).
+    """
+    size = int(size)
+    if size != len(GLOBAL_HEADER) and size < len(GLOBAL_HEADER) + SYNTH_MIN_RECORD:
+        raise ValueError("size must be %d (header only) or at least %d" % (len(GLOBAL_HEADER), len(GLOBAL_HEADER) + SYNTH_MIN_RECORD))
+    yield GLOBAL_HEADER
+    full, rest = divmod(size - len(GLOBAL_HEADER), SYNTH_RECORD)
+    tail = []
+    if 0 < rest < SYNTH_MIN_RECORD:
+        full -= 1  # split the last full record and the rest into two valid records
+        tail = [SYNTH_RECORD + rest - SYNTH_MIN_RECORD - RECORD.size, SYNTH_MIN_FRAME]
+    elif rest:
+        tail = [rest - RECORD.size]
+    block = _synthetic_block()
+    blocks, extra = divmod(full, SYNTH_BLOCK_PACKETS)
+    for _i in range(blocks):
+        yield block
+    if extra:
+        yield memoryview(block)[:extra * SYNTH_RECORD]
+    for i, length in enumerate(tail):
+        yield _synthetic_record(full + i, length)
+
+
+def write_synthetic_pcap(path, size):
+    """Write synthetic_pcap_chunks(size) to `path` atomically (temporary file, then rename)."""
+    tmp = "%s.%d.%d.tmp" % (path, os.getpid(), threading.get_ident())
+    try:
+        with open(tmp, "wb", buffering=0) as fh:
+            for chunk in synthetic_pcap_chunks(size):
+                fh.write(chunk)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise

@@ -16,8 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 import requests
+import urllib3
 
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,8 +30,9 @@ class EmulatorError(RuntimeError):
 
 class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-methods
     def __init__(self, tls=True, seed=1, probes=3, templates=2, alerts=250, flows=120, pcap="mixed", data_dir=None,
-                 token=None, legacy=False, extra_args=(), readonly_token=None, startup_timeout=30):
+                 token=None, legacy=False, extra_args=(), readonly_token=None, startup_timeout=30, cert_mode="valid"):
         self.tls = tls
+        self.cert_mode = cert_mode
         self.legacy = legacy
         self.options = {"seed": seed, "probes": probes, "templates": templates, "alerts": alerts, "flows": flows, "pcap": pcap}
         self.extra_args = list(extra_args)
@@ -60,6 +63,8 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
             cmd += ["--" + key, str(value)]
         if self.tls:
             cmd.append("--tls")
+            if self.cert_mode != "valid":
+                cmd += ["--cert-mode", self.cert_mode]
         if self.legacy:
             cmd.append("--legacy")
         if self.token:
@@ -72,6 +77,7 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
         """Start (or restart on the same data dir and, if possible, the same port)."""
         if self.proc is not None and self.proc.poll() is None:
             return self
+        os.makedirs(self.data_dir, exist_ok=True)
         if os.path.exists(self.state_file):
             os.unlink(self.state_file)
         env = dict(os.environ)
@@ -168,9 +174,12 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
         return self._session.request(method, self.url + path, headers=headers, **kwargs)
 
     def admin(self, method, path, **kwargs):
-        kwargs.setdefault("verify", self.verify)
+        """Call the admin API. With a bad certificate on purpose (cert_mode), it is not verified."""
+        kwargs.setdefault("verify", self.verify if self.cert_mode == "valid" else False)
         kwargs.setdefault("timeout", 30)
-        resp = requests.request(method, self.url + "/_emulator/" + path.lstrip("/"), **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            resp = requests.request(method, self.url + "/_emulator/" + path.lstrip("/"), **kwargs)
         if resp.status_code >= 400:
             raise EmulatorError("admin %s %s -> %s %s" % (method, path, resp.status_code, resp.text[:500]))
         return resp
@@ -208,6 +217,13 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
 
     def state(self):
         return self.admin("GET", "state/").json()
+
+    def stage_pcap(self, filename, size, probe=None):
+        """Put a valid pcap of exactly `size` bytes on SCS as if `filename` had been extracted and retrieved."""
+        body = {"filename": filename, "size": int(size)}
+        if probe:
+            body["probe"] = probe
+        return self.admin("POST", "stage_pcap/", json=body, timeout=max(30, int(size) // 20000000)).json()
 
     def configure(self, **values):
         return self.admin("POST", "config/", json=values).json()

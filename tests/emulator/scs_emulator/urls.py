@@ -32,6 +32,7 @@ urlpatterns = [
     path("_emulator/rotate/", views_admin.rotate),
     path("_emulator/probe_faults/", views_admin.probe_faults),
     path("_emulator/expected_pcap/<str:alert_id>/", views_admin.expected_pcap),
+    path("_emulator/stage_pcap/", views_admin.stage_pcap),
     path("_emulator/state/", views_admin.state),
     path("_emulator/config/", views_admin.config),
 ]

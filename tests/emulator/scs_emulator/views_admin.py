@@ -2,15 +2,18 @@
 
 import ipaddress
 import json
+import os
 import random
+import shutil
 import time
+import uuid
 
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import alertgen, pcapstore, runtime, tasks
+from . import alertgen, pcapstore, runtime, tasks, views_pcap
 from .alertindex import INDEX
 from .faults import FAULTS, REQUESTS, FaultError
 from .models import Alert, AuditLog, Probe, SeedInfo, Task, Template
@@ -156,6 +159,39 @@ def expected_pcap(request, body, alert_id):  # pylint: disable=unused-argument
     except pcapstore.ExtractionError as exc:
         return JsonResponse({"error": str(exc)}, status=409)
     return HttpResponse(data, content_type="application/octet-stream")
+
+
+@admin_view(("POST",))
+def stage_pcap(request, body):  # pylint: disable=unused-argument
+    """Write a valid pcap of exactly `size` bytes as if `filename` had been extracted (on `probe`) and retrieved."""
+    filename = body.get("filename")
+    if not isinstance(filename, str) or not views_pcap.ALERT_ID_RE.match(filename):
+        return JsonResponse({"detail": "filename must match [0-9a-zA-Z_-]+"}, status=400)
+    try:
+        size = int(body.get("size"))
+    except (TypeError, ValueError):
+        return JsonResponse({"detail": "size must be an integer (bytes)"}, status=400)
+    probe = body.get("probe")
+    if probe is not None and _probe(probe) is None:
+        return JsonResponse({"detail": "unknown probe %r" % probe}, status=400)
+    target = views_pcap.scs_pcap_path(filename)
+    written = views_pcap.extracted_pcap_path(probe, filename) if probe else target
+    for directory in (os.path.dirname(target), os.path.dirname(written)):
+        os.makedirs(directory, exist_ok=True)
+    if size > shutil.disk_usage(os.path.dirname(written)).free - 64 * 1024 * 1024:
+        return JsonResponse({"detail": "not enough free disk space for %d bytes" % size}, status=507)
+    started = time.monotonic()
+    try:
+        pcapstore.write_synthetic_pcap(written, size)
+    except ValueError as exc:
+        return JsonResponse({"detail": str(exc)}, status=400)
+    if written != target:
+        # the probe's copy and the retrieved one share the data (hard link): no second write
+        tmp = "%s.%s.tmp" % (target, uuid.uuid4().hex)
+        os.link(written, tmp)
+        os.replace(tmp, target)
+    return JsonResponse({"filename": filename, "size": os.path.getsize(target), "probe": probe, "path": target,
+                         "seconds": round(time.monotonic() - started, 3)}, status=201)
 
 
 @admin_view(("GET",))

@@ -29,7 +29,13 @@ def _probe_dir(name, *parts):
     return runtime.path("probes", name, *parts)
 
 
-def _scs_pcap(alert_id):
+def extracted_pcap_path(host, alert_id):
+    """Where probe `host` keeps the pcap it extracted for `alert_id`."""
+    return _probe_dir(host, "extracted", "%s.pcap" % alert_id)
+
+
+def scs_pcap_path(alert_id):
+    """Where SCS keeps a retrieved pcap until it is downloaded."""
     return runtime.path("scs", "pcaps", "%s.pcap" % alert_id)
 
 
@@ -99,7 +105,7 @@ class ExtractView(APIView):
             data = pcapstore.extract_for_alert(pcapstore.store_dir(runtime.CONFIG["data_dir"], host), alert)
         except pcapstore.ExtractionError as exc:
             return _error(str(exc))
-        _atomic_write(_probe_dir(host, "extracted", "%s.pcap" % filename), data)
+        _atomic_write(extracted_pcap_path(host, filename), data)
         return Response({"extraction": "done", "filename": filename})
 
 
@@ -111,7 +117,7 @@ class StatusView(APIView):
         host, err = _host(request)
         if err:
             return err
-        available = os.path.exists(_probe_dir(host, "extracted", "%s.pcap" % filename))
+        available = os.path.exists(extracted_pcap_path(host, filename))
         return Response({"status": "available" if available else "unknown"})
 
 
@@ -123,8 +129,8 @@ class RetrieveView(APIView):
         host, err = _host(request)
         if err:
             return err
-        src = _probe_dir(host, "extracted", "%s.pcap" % filename)
-        dst = _scs_pcap(filename)
+        src = extracted_pcap_path(host, filename)
+        dst = scs_pcap_path(filename)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         tmp = "%s.%s.tmp" % (dst, uuid.uuid4().hex)
         try:
@@ -145,7 +151,7 @@ class DownloadView(APIView):
     def get(self, request, filename):  # pylint: disable=unused-argument
         if not ALERT_ID_RE.match(filename):
             return _unknown(filename)
-        path = _scs_pcap(filename)
+        path = scs_pcap_path(filename)
         claimed = "%s.serving-%s" % (path, uuid.uuid4().hex)
         try:
             os.rename(path, claimed)

@@ -87,3 +87,14 @@ def test_raw_hits_are_unwrapped():
     assert normalize_alert(flat) is flat
     with pytest.raises(ScsProtocolError):
         normalize_alert(["not", "a", "dict"])
+
+
+@pytest.mark.parametrize("qfilter", ["a) OR (b", "x)", "(a", 'host:"probe) OR (x', "a\\"])
+def test_qfilter_cannot_escape_its_parentheses(qfilter):
+    with pytest.raises(ScsConfigError, match="unbalanced parentheses or quotes"):
+        alert_query_params(qfilter=qfilter, probe="probe-01")
+
+
+@pytest.mark.parametrize("qfilter", ['(a OR b) AND NOT c', 'sig:"weird ) value"', "path:a\\)b", "[1 TO 5]"])
+def test_balanced_qfilters_pass(qfilter):
+    assert alert_query_params(qfilter=qfilter)["qfilter"] == "(%s)" % qfilter

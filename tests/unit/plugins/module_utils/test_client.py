@@ -269,3 +269,36 @@ def test_broken_download_keeps_the_previous_file(client, fake_server, tmp_path):
     with pytest.raises(errors.ScsTransportError, match="reset by the server"):
         client.download("rules/filestore_pcap/abc/download/", str(dest))
     assert dest.read_bytes() == b"previous" and os.listdir(tmp_path) == ["abc.pcap"]
+
+
+def test_tls_eof_is_a_dropped_connection_and_retried(client, fake_server, sleeps):
+    fake_server.add("GET", ALERTS, exc=requests.exceptions.SSLError("EOF occurred in violation of protocol (_ssl.c:2427)"),
+                    times=1)
+    fake_server.add("GET", ALERTS, json={"count": 0, "next": None, "results": []})
+    assert client.get_json("rules/es/alerts_tail/")["count"] == 0
+    assert len(sleeps) == 1
+    fake_server.add("POST", "/rest/rules/filestore_pcap/upload/", exc=requests.exceptions.SSLError("EOF occurred in violation"))
+    with pytest.raises(errors.ScsTransportError, match="closed or reset by the server") as info:
+        client.send_json("POST", "rules/filestore_pcap/upload/")
+    assert "ca_path" not in str(info.value)
+
+
+def test_refused_connection_is_retried_even_for_post(client, fake_server, sleeps):
+    refused = requests.exceptions.ConnectionError(
+        "HTTPSConnectionPool(host='scs', port=443): Max retries exceeded (Caused by NewConnectionError("
+        "'Failed to establish a new connection: [Errno 111] Connection refused'))")
+    fake_server.add("POST", "/rest/rules/filestore_pcap/upload/", exc=refused, times=2)
+    fake_server.add("POST", "/rest/rules/filestore_pcap/upload/", json={"upload": "done"})
+    assert client.send_json("POST", "rules/filestore_pcap/upload/") == {"upload": "done"}
+    assert len(sleeps) == 2
+
+
+def test_tls_message_names_the_certificate_problem_only(client, fake_server):
+    fake_server.add("GET", ALERTS, exc=requests.exceptions.SSLError(
+        "HTTPSConnectionPool(host='scs', port=443): Max retries exceeded with url: /rest/?page=1 (Caused by SSLError("
+        "SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has "
+        "expired (_ssl.c:1006)')))"))
+    with pytest.raises(errors.ScsTransportError) as info:
+        client.get_json("rules/es/alerts_tail/")
+    assert "(certificate verify failed: certificate has expired)" in str(info.value)
+    assert "HTTPSConnectionPool" not in str(info.value)

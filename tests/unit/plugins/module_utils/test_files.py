@@ -5,9 +5,12 @@ import pytest
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
 from ansible_collections.stamus.scs.plugins.module_utils._files import (
     atomic_write_chunks,
+    check_within,
+    directory_lock,
     directory_mode,
     parse_mode,
     prepare_directory,
+    refuse_symlink,
     sha256_file,
 )
 
@@ -60,3 +63,52 @@ def test_prepare_directory(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ScsConfigError, match="not a directory"):
         prepare_directory(str(tmp_path / "file"), 0o640)
+
+
+def test_disk_full_leaves_nothing(tmp_path, monkeypatch):
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+    with pytest.raises(OSError, match="No space left"):
+        atomic_write_chunks(str(tmp_path / "f.pcap"), [b"data"])
+    assert os.listdir(tmp_path) == []
+
+
+def test_symlinks_and_roots_are_refused(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    with pytest.raises(ScsConfigError, match="symbolic link"):
+        refuse_symlink(str(tmp_path / "link"), "dest")
+    with pytest.raises(ScsConfigError, match="symbolic link"):
+        prepare_directory(str(tmp_path / "link"), 0o640)
+    check_within(str(real / "case"), str(tmp_path))
+    with pytest.raises(ScsConfigError, match="outside the allowed directory"):
+        check_within(str(tmp_path / "link" / ".." / ".." / "elsewhere"), str(real))
+    with pytest.raises(ScsConfigError, match="outside the allowed directory"):
+        check_within(str(tmp_path.parent / (tmp_path.name + "-sibling")), str(tmp_path))
+
+
+def test_directory_lock_is_exclusive_and_times_out(tmp_path):
+    with directory_lock(str(tmp_path), timeout=1):
+        with pytest.raises(ScsConfigError, match="Another run holds the lock"):
+            with directory_lock(str(tmp_path), timeout=0.2, poll=0.05):
+                pass
+    with directory_lock(str(tmp_path), timeout=0.2):
+        assert os.listdir(tmp_path) == []

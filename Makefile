@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test pytest sanity lint build emulator clean
+.PHONY: setup demo test pytest sanity lint build emulator bench clean
 
 $(VENV)/.installed: requirements/test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: setup
 
 build: setup
 	$(BIN)/ansible-galaxy collection build --force --output-path .build/dist
+
+## Benchmarks against the emulator on this machine (not part of test); writes docs/benchmarks.md.
+bench: setup
+	$(BIN)/python tools/bench/run.py
 
 ## Start the SCS emulator in the foreground (prints URL, token and CA path).
 emulator: setup

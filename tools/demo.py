@@ -33,7 +33,8 @@ def main():
         print("No SCS_URL set: using the SCS emulator at %s (CA %s)\nFetching the pcap of alert %s (%s) on %s" % (
             emulator.url, emulator.ca_path, alert["_id"], alert["alert"]["signature"], alert["host"]), flush=True)
         return run_playbook("fetch_alert_pcap.yml", dict(os.environ, **emulator.env()),
-                            "-e", "signature_id=%d" % alert["alert"]["signature_id"], "-e", "flow_id=%d" % alert["flow_id"])
+                            "-e", "signature_id=%d" % alert["alert"]["signature_id"], "-e", "flow_id=%d" % alert["flow_id"],
+                            "-e", "report=true")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import re
 import stat
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
 
@@ -50,12 +51,19 @@ def atomic_write_chunks(dest, chunks, mode=0o640, expected_size=None, verify=Non
     digest = hashlib.sha256()
     size = 0
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with os.fdopen(fd, "wb") as handle, ThreadPoolExecutor(max_workers=1) as hasher:
+            # sha256 is the slowest stage; hashlib releases the GIL, so chunk N is hashed on another core while
+            # chunk N+1 is received and written. One chunk in flight keeps memory flat and the order intact.
+            hashing = None
             for chunk in chunks:
                 if chunk:
                     handle.write(chunk)
-                    digest.update(chunk)
+                    if hashing is not None:
+                        hashing.result()
+                    hashing = hasher.submit(digest.update, chunk)
                     size += len(chunk)
+            if hashing is not None:
+                hashing.result()
             if expected_size is not None and size != expected_size:
                 raise ShortWriteError("received %d of %d bytes" % (size, expected_size))
             handle.flush()

@@ -46,6 +46,8 @@ options:
   dest:
     description:
       - Evidence directory. Created if missing; each probe gets a subdirectory.
+      - Prefer an absolute path. A relative one is relative to the directory Ansible runs the module from, which for
+        a local play is the playbook's directory, not the shell's.
       - A symbolic link is refused, for O(dest) and for the probe subdirectories, so that evidence cannot be
         redirected elsewhere.
       - Runs on the same O(dest) take turns (an exclusive lock on the directory), so overlapping scheduled pulls

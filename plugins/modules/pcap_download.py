@@ -37,6 +37,8 @@ options:
   dest:
     description:
       - File to write, or an existing directory to write C(<filename>.pcap) into.
+      - Prefer an absolute path. A relative one is relative to the directory Ansible runs the module from, which for
+        a local play is the playbook's directory, not the shell's.
     type: path
     required: true
   dest_root:

@@ -63,7 +63,8 @@ def test_fetch_alert_pcap_files_pcap_manifest_and_report(tmp_path, emu):
     alert = emu.alerts()[5]
     sid, flow_id, probe = alert["alert"]["signature_id"], alert["flow_id"], alert["host"]
     dest = tmp_path / "evidence"
-    run = play(emu, "stamus.scs.fetch_alert_pcap", tmp_path, {"signature_id": sid, "flow_id": flow_id, "dest": "./evidence"})
+    run = play(emu, "stamus.scs.fetch_alert_pcap", tmp_path,
+               {"signature_id": sid, "flow_id": flow_id, "dest": "./evidence", "report": True})
     assert run.returncode == 0, run.stdout + run.stderr
     pcap, manifest = dest / probe / ("%d.pcap" % flow_id), dest / probe / ("%d.json" % flow_id)
     assert pcap.is_file() and manifest.is_file()
@@ -80,9 +81,16 @@ def test_fetch_alert_pcap_files_pcap_manifest_and_report(tmp_path, emu):
     assert alert["alert"]["signature"] in row["signature"] and int(row["packets"]) > 0
     assert str(pcap) in run.stdout and '"failed": 0' in run.stdout
 
-    again = play(emu, "stamus.scs.fetch_alert_pcap", tmp_path, {"signature_id": sid, "flow_id": flow_id, "dest": "./evidence"})
+    again = play(emu, "stamus.scs.fetch_alert_pcap", tmp_path,
+                 {"signature_id": sid, "flow_id": flow_id, "dest": "./evidence", "report": True})
     assert again.returncode == 0, again.stdout
     assert {row["outcome"] for row in report_rows(reports(dest)[-1])} == {"present"}
+
+    lean = play(emu, "stamus.scs.fetch_alert_pcap", tmp_path, {"signature_id": sid, "flow_id": flow_id, "dest": "./lean"})
+    assert lean.returncode == 0, lean.stdout + lean.stderr
+    lean_pcap = tmp_path / "lean" / probe / ("%d.pcap" % flow_id)
+    assert lean_pcap.read_bytes() == pcap.read_bytes() and not reports(tmp_path / "lean")
+    assert str(lean_pcap) in lean.stdout and "\"failed\": 0" in lean.stdout, lean.stdout[-1500:]
 
 
 def test_stepwise_downloads_the_bytes_the_probe_extracts(tmp_path, emu):

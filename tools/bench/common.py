@@ -101,9 +101,9 @@ class Meter:
         return False
 
 
-# Runs a module as __main__ and, at exit, writes the process's own peak resident memory: VmHWM, the high-water mark
-# of the address space made by exec (rusage's ru_maxrss would carry the parent's over exec). As tests/reliability.
-MODULE_LAUNCHER = """
+# At exit, the launched process writes its own peak resident memory: VmHWM, the high-water mark of the address space
+# made by exec (rusage's ru_maxrss would carry the parent's over exec). As tests/reliability.
+_PEAK_AT_EXIT = """
 import atexit, runpy, sys
 def _peak():
     with open('/proc/self/status') as status:
@@ -111,19 +111,12 @@ def _peak():
     with open(%r, 'w') as out:
         out.write(hwm)
 atexit.register(_peak)
+"""
+MODULE_LAUNCHER = _PEAK_AT_EXIT + """
 sys.argv = ['m', %r]
 runpy.run_module('ansible_collections.stamus.scs.plugins.modules.%s', run_name='__main__')
 """
-
-
-SCRIPT_LAUNCHER = """
-import atexit, runpy, sys
-def _peak():
-    with open('/proc/self/status') as status:
-        hwm = [line.split()[1] for line in status if line.startswith('VmHWM:')][0]
-    with open(%r, 'w') as out:
-        out.write(hwm)
-atexit.register(_peak)
+SCRIPT_LAUNCHER = _PEAK_AT_EXIT + """
 sys.argv = %r
 runpy.run_path(sys.argv[0], run_name='__main__')
 """

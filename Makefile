@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test pytest sanity lint build emulator bench clean
+.PHONY: setup demo test pytest sanity lint ee changelog release-notes build emulator bench clean
 
 $(VENV)/.installed: requirements/test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,8 @@ setup: $(VENV)/.installed $(COLLECTION_LINK)
 demo: setup
 	$(BIN)/python tools/demo.py
 
-## Unit, emulator and integration tests, then ansible-test sanity and ansible-lint.
-test: pytest sanity lint
+## Unit, emulator, integration and EDA tests, ansible-test sanity, ansible-lint, the execution environment, the changelog.
+test: pytest sanity lint ee changelog
 
 pytest: setup
 	$(BIN)/pytest
@@ -36,6 +36,33 @@ sanity: setup
 
 lint: setup
 	$(BIN)/ansible-lint --profile production
+
+## ansible-builder create on meta/execution-environment.yml, and on the AWX execution and EDA decision environments
+## of extensions/awx/. The collection's dependency paths are relative to its root (where ansible-builder reads
+## them when an environment installs the collection), so that definition runs from a copy beside its files.
+EE_DEFINITIONS := .build/ee/collection/execution-environment.yml extensions/awx/execution-environment.yml \
+	extensions/awx/decision-environment.yml
+ee: setup
+	rm -rf .build/ee && mkdir -p .build/ee/collection
+	cp meta/execution-environment.yml requirements.txt bindep.txt .build/ee/collection/
+	for definition in $(EE_DEFINITIONS); do \
+		$(BIN)/ansible-builder create --file $$definition --output-filename Containerfile \
+			--context .build/ee/context-$$(basename $$(dirname $$definition))-$$(basename $$definition .yml) || exit 1; \
+	done
+
+## The changelog fragments are valid and CHANGELOG.md is what antsibull-changelog generates from changelogs/.
+changelog: setup
+	$(BIN)/antsibull-changelog lint
+	mkdir -p .build
+	$(BIN)/antsibull-changelog generate --output .build/CHANGELOG.md
+	diff -u CHANGELOG.md .build/CHANGELOG.md || { echo "CHANGELOG.md is stale: run antsibull-changelog generate"; exit 1; }
+
+## A release: the fragments move into changelogs/changelog.yaml and CHANGELOG.md is regenerated, for example
+## `make release-notes VERSION=1.1.0` (after setting that version in galaxy.yml). ansible-doc lists new plugins from
+## the collection's ansible_collections path.
+release-notes: setup $(COLLECTION_LINK)
+	@test -n "$(VERSION)" || { echo "Set VERSION, for example make release-notes VERSION=1.1.0"; exit 1; }
+	cd $(COLLECTION_LINK) && $(BIN)/antsibull-changelog release --version $(VERSION)
 
 build: setup
 	$(BIN)/ansible-galaxy collection build --force --output-path .build/dist

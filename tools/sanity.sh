@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run `ansible-test sanity` offline on a fresh copy of this collection.
 #   tools/sanity.sh [extra ansible-test sanity args, e.g. --test pep8 -v]
-# Env: ANSIBLE_TEST overrides the ansible-test binary (default: $REPO/.venv/bin/ansible-test).
-# Results land in .build/sanity/ansible_collections/<namespace>/<name>/tests/output/.
+# Env: ANSIBLE_TEST overrides the ansible-test binary (default: $REPO/.venv/bin/ansible-test);
+# SANITY_ROOT the scratch directory (default: $REPO/.build/sanity), so that runs can go side by side.
+# Results land in $SANITY_ROOT/ansible_collections/<namespace>/<name>/tests/output/.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,8 +25,9 @@ export PATH=$SC/bin:$PATH
 
 # 2. Fresh copy at a real ansible_collections/<namespace>/<name> path.
 FQCN=$("$PY" -c 'import sys, yaml; g = yaml.safe_load(open(sys.argv[1])); print(g["namespace"] + "/" + g["name"])' "$REPO/galaxy.yml")
-DEST=$REPO/.build/sanity/ansible_collections/$FQCN
-rm -rf "$REPO/.build/sanity"
+SANITY_ROOT=${SANITY_ROOT:-$REPO/.build/sanity}
+DEST=$SANITY_ROOT/ansible_collections/$FQCN
+rm -rf "$SANITY_ROOT"
 mkdir -p "$DEST"
 git -C "$REPO" ls-files -co --exclude-standard -z | grep -zv '^\.venv/\|^\.build/' \
     | (cd "$REPO" && tar --null -T - --ignore-failed-read -cf -) | tar -xf - -C "$DEST"

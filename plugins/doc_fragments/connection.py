@@ -59,3 +59,57 @@ notes:
     All modules of this collection belong to the action group C(stamus.scs.scs), so the connection options can be set
     once for all of them with C(module_defaults) and the key C(group/stamus.scs.scs).
 """
+
+    # Plugin flavour (community.hashi_vault's pattern): list stamus.scs.connection.plugins after stamus.scs.connection
+    # in a plugin's extends_documentation_fragment to add the environment, ansible.cfg and variable sources that
+    # modules get from their argument spec. Secrets get no ansible.cfg entry.
+    PLUGINS = r"""
+options:
+  scs_url:
+    env:
+      - name: SCS_URL
+    ini:
+      - section: stamus_scs
+        key: scs_url
+    vars:
+      - name: ansible_scs_url
+  scs_token:
+    env:
+      - name: SCS_TOKEN
+    vars:
+      - name: ansible_scs_token
+  validate_certs:
+    env:
+      - name: SCS_VALIDATE_CERTS
+    ini:
+      - section: stamus_scs
+        key: validate_certs
+    vars:
+      - name: ansible_scs_validate_certs
+  ca_path:
+    env:
+      - name: SCS_CA_PATH
+    ini:
+      - section: stamus_scs
+        key: ca_path
+    vars:
+      - name: ansible_scs_ca_path
+  timeout:
+    ini:
+      - section: stamus_scs
+        key: timeout
+    vars:
+      - name: ansible_scs_timeout
+  retries:
+    ini:
+      - section: stamus_scs
+        key: retries
+    vars:
+      - name: ansible_scs_retries
+  tenant:
+    ini:
+      - section: stamus_scs
+        key: tenant
+    vars:
+      - name: ansible_scs_tenant
+"""

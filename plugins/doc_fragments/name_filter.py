@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Selecting probes or templates by name in the info modules.
+    # Selecting probes or templates by name, in the info modules and the probes inventory plugin.
     DOCUMENTATION = r"""
 options:
   names:
@@ -19,11 +19,4 @@ options:
     description:
       - Only names matching this shell-style pattern, for example V(probe-dmz-*). Combined with O(names) if both are set.
     type: str
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is nothing to diff.
 """

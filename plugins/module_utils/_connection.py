@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The connection options every module shares (see doc fragment stamus.scs.connection) and the module base."""
+"""The connection options every module and plugin shares (see doc fragment stamus.scs.connection) and the module base."""
 
 from __future__ import annotations
 
@@ -23,6 +23,13 @@ def connection_argument_spec():
         "retries": {"type": "int", "default": 3},
         "tenant": {"type": "int"},
     }
+
+
+def client_from_options(options):
+    """A client from a mapping of the connection options (a module's params, or a plugin's options)."""
+    return ScsClient(options["scs_url"], options["scs_token"], validate_certs=options["validate_certs"],
+                     ca_path=options["ca_path"], timeout=options["timeout"], retries=options["retries"],
+                     tenant=options["tenant"])
 
 
 class ScsModule(AnsibleModule):
@@ -50,10 +57,7 @@ class ScsModule(AnsibleModule):
 
     def new_client(self):
         """A separate client (own session) with the module's connection options, e.g. for a worker thread."""
-        params = self.params
-        return ScsClient(params["scs_url"], params["scs_token"], validate_certs=params["validate_certs"],
-                         ca_path=params["ca_path"], timeout=params["timeout"], retries=params["retries"],
-                         tenant=params["tenant"])
+        return client_from_options(self.params)
 
     def fail_scs(self, err, **result):
         """Fail the task with a typed error's message and its HTTP facts."""

@@ -20,14 +20,8 @@ author:
   - Stamus Networks (@StamusNetworks)
 extends_documentation_fragment:
   - stamus.scs.connection
+  - stamus.scs.read_only
   - stamus.scs.alert_query
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is nothing to diff.
 options:
   query:
     description:

@@ -18,6 +18,7 @@ author:
   - Stamus Networks (@StamusNetworks)
 extends_documentation_fragment:
   - stamus.scs.connection
+  - stamus.scs.read_only
   - stamus.scs.probe_api
   - stamus.scs.name_filter
 seealso:

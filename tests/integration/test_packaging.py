@@ -1,8 +1,11 @@
-"""The collection builds, installs from its tarball, and its docs render from the installed copy."""
+"""The collection builds, installs from its tarball, its docs render from the installed copy, and ansible-builder
+finds its requirements there."""
 
 import os
 import subprocess
 import tarfile
+
+import yaml
 
 from runner import BIN, REPO, ansible_env
 
@@ -26,3 +29,12 @@ def test_build_install_and_ansible_doc(tmp_path):
     doc = doc.stdout
     for text in ("scs_token", "SCS_TOKEN", "signature_id", "page_size", "query_result", "group/stamus.scs.scs"):
         assert text in doc
+
+    # What an execution environment build reads from the installed collection (meta/execution-environment.yml).
+    introspect = subprocess.run([os.path.join(BIN, "ansible-builder"), "introspect", str(installed)], check=True,
+                                capture_output=True, text=True)
+    found = yaml.safe_load(introspect.stdout)
+    with open(os.path.join(REPO, "requirements.txt")) as handle:
+        wanted = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+    assert wanted and sorted(found["python"]) == sorted("%s  # from collection stamus.scs" % line for line in wanted)
+    assert found["system"] == []

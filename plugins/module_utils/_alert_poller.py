@@ -1,0 +1,199 @@
+# -*- coding: utf-8 -*-
+# Copyright: stamus.scs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Reading the alerts that appeared on SCS since the last read, each once: the logic of the stamus.scs.alerts event
+source, synchronous and free of asyncio so that it can be tested with a fake client.
+
+Each poll asks ``alerts_tail`` for alerts from ``high-water mark - overlap`` on, oldest first, and pages through them.
+The overlap re-reads the recent past, so alerts that reach the index late (or move across a page boundary while
+paging) are still read; the ids seen in that overlap are kept to skip the ones already returned.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
+    ALERTS_PATH,
+    MAX_SIGNATURE_ID,
+    _checked_int,
+    check_qfilter,
+    lucene_quote,
+    normalize_alert,
+    parse_time,
+)
+from ansible_collections.stamus.scs.plugins.module_utils._client import RESULT_WINDOW
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsProtocolError
+
+MAX_SEVERITY = 255
+STATE_VERSION = 1
+
+
+def _as_list(name, value):
+    """A list from a list, a single value or a comma-separated string (what rulebook variables often are)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [value]
+    raise ScsConfigError("%s must be a list or a comma-separated string (got %r)." % (name, value))
+
+
+def _int_list(name, value, maximum):
+    numbers = []
+    for item in _as_list(name, value):
+        if isinstance(item, str) and item.isdigit():
+            item = int(item)
+        numbers.append(_checked_int(name, item, maximum))
+    return numbers
+
+
+def _any_of(field, values):
+    return "%s:%s" % (field, values[0] if len(values) == 1 else "(%s)" % " OR ".join(values))
+
+
+def alert_filter(qfilter=None, severity=None, signature_ids=None, probes=None):
+    """The Lucene ``qfilter`` for the source's filters, ANDed; ``None`` for every alert. User values never become
+    Lucene syntax: numbers are validated and probe names quoted; ``qfilter`` is kept whole in parentheses."""
+    clauses = []
+    if qfilter is not None and str(qfilter).strip():
+        clauses.append("(%s)" % check_qfilter(str(qfilter).strip()))
+    severities = _int_list("severity", severity, MAX_SEVERITY)
+    if severities:
+        clauses.append(_any_of("alert.severity", ["%d" % value for value in severities]))
+    signatures = _int_list("signature_ids", signature_ids, MAX_SIGNATURE_ID)
+    if signatures:
+        clauses.append(_any_of("alert.signature_id", ["%d" % value for value in signatures]))
+    names = [str(name).strip() for name in _as_list("probes", probes)]
+    if any(not name for name in names):
+        raise ScsConfigError("probes must be probe names (got an empty name in %r)." % (probes,))
+    if names:
+        clauses.append(_any_of("host", [lucene_quote(name) for name in names]))
+    return " AND ".join(clauses) or None
+
+
+def _count(body):
+    count = body.get("count")
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
+
+class AlertPoller:  # pylint: disable=too-many-instance-attributes
+    """Returns, poll after poll, the alerts not returned before, oldest first.
+
+    ``hwm`` is the newest ``@timestamp`` read (epoch ms), ``seen`` the ids read at or after ``hwm - overlap`` (the
+    part of the past each poll reads again). A poll either completes or changes nothing, so a failed poll loses no
+    alert. When a poll reaches SCS's 10,000-result window it returns what it read with ``more=True``, and the next
+    poll resumes from the newest ``@timestamp`` read instead of the overlap.
+    """
+
+    def __init__(self, client, qfilter=None, start_ms=0, page_size=100, overlap_ms=60000, max_seen=100000,
+                 window=RESULT_WINDOW, warn=None):
+        if not 1 <= page_size <= window:
+            raise ScsConfigError("page_size must be between 1 and %d (got %r)." % (window, page_size))
+        self.client = client
+        self.qfilter = qfilter
+        self.page_size = page_size
+        self.overlap_ms = overlap_ms
+        self.max_seen = max_seen
+        self.window = window
+        self.warn = warn or (lambda message: None)
+        self.floor = start_ms  # nothing older is ever asked for
+        self.hwm = start_ms
+        self.seen = {}  # _id -> @timestamp in ms
+        self.resume_from = start_ms
+
+    def next_from(self):
+        if self.resume_from is not None:
+            return self.resume_from
+        return max(self.floor, self.hwm - self.overlap_ms)
+
+    def poll(self):
+        """Return ``(alerts, more)``: the alerts not returned before, and whether to poll again at once."""
+        from_ms = self.next_from()
+        fresh, newest, page, at_window = {}, None, 1, False
+        new_alerts = []
+        while True:
+            body = self.client.get_json(ALERTS_PATH, {"qfilter": self.qfilter, "from_date": from_ms,
+                                                      "ordering": "@timestamp", "page": page, "page_size": self.page_size})
+            results = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(results, list):
+                raise ScsProtocolError("GET %s: expected a paginated body with 'results', got %s." % (
+                    ALERTS_PATH, type(body).__name__), method="GET", path=ALERTS_PATH)
+            for doc in results:
+                alert, stamp = self._identify(doc)
+                if alert is None:
+                    continue
+                newest = stamp if newest is None else max(newest, stamp)
+                if alert["_id"] in self.seen or alert["_id"] in fresh:
+                    continue
+                fresh[alert["_id"]] = stamp
+                new_alerts.append(alert)
+            has_next = bool(body.get("next")) and bool(results)
+            if not has_next or (page + 1) * self.page_size > self.window:
+                # SCS caps `count` at the window and offers no page past it: a full window may hide more alerts.
+                at_window = has_next or _count(body) >= self.window
+                break
+            page += 1
+        self._commit(fresh, newest, from_ms, at_window)
+        return new_alerts, at_window
+
+    def _identify(self, doc):
+        alert = normalize_alert(doc)
+        alert_id = alert.get("_id")
+        if not isinstance(alert_id, str) or not alert_id:
+            self.warn("Skipped an alert without an _id (it cannot be deduplicated nor its pcap fetched): %s"
+                      % str(alert)[:200])
+            return None, None
+        try:
+            return alert, parse_time("@timestamp", alert.get("@timestamp"))
+        except ScsConfigError:
+            self.warn("Skipped alert %s: its @timestamp %r is not an ISO 8601 time." % (alert_id, alert.get("@timestamp")))
+            return None, None
+
+    def _commit(self, fresh, newest, from_ms, at_window):
+        self.seen.update(fresh)
+        if newest is not None:
+            self.hwm = max(self.hwm, newest)
+        if not at_window:
+            self.resume_from = None
+        elif newest is not None and newest > from_ms:
+            self.resume_from = newest
+        else:
+            # A whole window of alerts in the very millisecond the poll starts at: no query on @timestamp can page
+            # past them, so step over that millisecond.
+            self.warn("More than %d alerts share @timestamp %d ms: some of them may be skipped; narrow the source's "
+                      "filters." % (self.window, from_ms))
+            self.resume_from = from_ms + 1
+        self._prune()
+
+    def _prune(self):
+        # Not next_from(): after a window resume, the next regular poll goes back to hwm - overlap again.
+        horizon = max(self.floor, self.hwm - self.overlap_ms)
+        self.seen = {alert_id: stamp for alert_id, stamp in self.seen.items() if stamp >= horizon}
+        if len(self.seen) > self.max_seen:
+            self.warn("%d alerts in the overlap, more than max_seen=%d: the oldest ids are forgotten and may be "
+                      "returned again; raise max_seen or lower overlap." % (len(self.seen), self.max_seen))
+            newest = sorted(self.seen.items(), key=lambda item: item[1])[-self.max_seen:]
+            self.seen = dict(newest)
+
+    # -- persistence (the event source writes this to its state_file) ------------------------------------------
+
+    def state(self):
+        return {"version": STATE_VERSION, "hwm": self.hwm, "floor": self.floor, "resume_from": self.resume_from,
+                "seen": dict(self.seen)}
+
+    def restore(self, state):
+        """Continue from a ``state()``; raise ValueError when it is not one."""
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise ValueError("not a version %d state" % STATE_VERSION)
+        numbers = [state.get("hwm"), state.get("floor")] + list((state.get("seen") or {}).values())
+        if state.get("resume_from") is not None:
+            numbers.append(state["resume_from"])
+        if not isinstance(state.get("seen"), dict) or any(
+                isinstance(value, bool) or not isinstance(value, int) for value in numbers):
+            raise ValueError("hwm, floor, resume_from and seen must hold epoch milliseconds")
+        self.hwm, self.floor, self.resume_from = state["hwm"], state["floor"], state.get("resume_from")
+        self.seen = dict(state["seen"])

@@ -1,0 +1,206 @@
+# -*- coding: utf-8 -*-
+# Copyright: stamus.scs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The stamus.scs.alerts event source without its asyncio shell: options (with the modules' connection options and
+environment variables), the start, the error policy, the backoff and the state file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.stamus.scs.plugins.module_utils._alert_poller import AlertPoller, alert_filter
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import parse_since
+from ansible_collections.stamus.scs.plugins.module_utils._connection import client_from_options, connection_argument_spec
+from ansible_collections.stamus.scs.plugins.module_utils._errors import (
+    ScsAuthenticationError,
+    ScsConfigError,
+    ScsNotFoundError,
+    ScsPermissionError,
+    ScsProtocolError,
+    ScsValidationError,
+)
+from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks
+
+LOG = logging.getLogger("stamus.scs.alerts")
+SOURCE_OPTIONS = {
+    "qfilter": {"type": "raw"},
+    "severity": {"type": "raw"},
+    "signature_ids": {"type": "raw"},
+    "probes": {"type": "raw"},
+    "since": {"type": "str"},
+    "interval": {"type": "float", "default": 15.0},
+    "overlap": {"type": "float", "default": 60.0},
+    "page_size": {"type": "int", "default": 100},
+    "max_seen": {"type": "int", "default": 100000},
+    "max_backoff": {"type": "float", "default": 300.0},
+    "state_file": {"type": "path"},
+}
+# Added by ansible-rulebook itself, not by the user.
+RULEBOOK_ARGS = frozenset(("eda_feedback_queue",))
+# Errors that retrying cannot fix: at the start they stop the source with their message.
+FATAL_AT_START = (ScsConfigError, ScsAuthenticationError, ScsPermissionError, ScsValidationError, ScsNotFoundError,
+                  ScsProtocolError)
+
+
+def _coerce(name, kind, value):
+    try:
+        if kind == "bool":
+            return boolean(value, strict=True)
+        if kind == "int" and not isinstance(value, bool):
+            return int(str(value).strip())
+        if kind == "float" and not isinstance(value, bool):
+            return float(str(value).strip())
+    except (TypeError, ValueError):
+        pass
+    else:
+        if kind == "str":
+            return str(value)
+        if kind == "path":
+            return os.path.abspath(os.path.expanduser(str(value)))
+        if kind == "raw":
+            return value
+    expected = {"int": "whole number", "float": "number", "bool": "boolean"}.get(kind, kind)
+    raise ScsConfigError("%s must be a %s (got %r)." % (name, expected, value))
+
+
+def source_settings(args, environ):
+    """Validated options: each from ``args``, else from its environment variable, else its default."""
+    spec = dict(connection_argument_spec(), **SOURCE_OPTIONS)
+    unknown = sorted(set(args) - set(spec) - RULEBOOK_ARGS)
+    if unknown:
+        raise ScsConfigError("stamus.scs.alerts does not know the option(s) %s; its options are: %s."
+                             % (", ".join(unknown), ", ".join(sorted(spec))))
+    settings = {}
+    for name, option in spec.items():
+        value = args.get(name)
+        if value is None and "fallback" in option:
+            value = next((environ[var] for var in option["fallback"][1] if environ.get(var)), None)
+        if value is None:
+            value = option.get("default")
+        settings[name] = None if value is None else _coerce(name, option["type"], value)
+    if not settings["scs_url"]:
+        raise ScsConfigError("No SCS URL: set scs_url in the source's arguments or the SCS_URL environment variable.")
+    for name in ("interval", "overlap", "max_backoff"):
+        if settings[name] <= 0 and not (name == "overlap" and settings[name] == 0):
+            raise ScsConfigError("%s must be a positive number of seconds (got %s)." % (name, settings[name]))
+    if settings["max_seen"] < 1:
+        raise ScsConfigError("max_seen must be 1 or more (got %s)." % settings["max_seen"])
+    if settings["ca_path"] and not os.path.isfile(settings["ca_path"]):
+        raise ScsConfigError("ca_path (SCS_CA_PATH) %s is not a file: give the PEM bundle of the CA that signed the "
+                             "SCS certificate." % settings["ca_path"])
+    state_dir = os.path.dirname(settings["state_file"] or "") or None
+    if state_dir and not os.access(state_dir, os.W_OK | os.X_OK):
+        raise ScsConfigError("state_file %s: its directory does not exist or is not writable; create it or choose "
+                             "another path." % settings["state_file"])
+    return settings
+
+
+def backoff_delay(failures, base, cap):
+    """Seconds to wait after ``failures`` failed polls in a row: ``base``, doubling, at most ``cap``."""
+    return min(cap, base * 2 ** min(failures - 1, 30))
+
+
+class AlertSource:  # pylint: disable=too-many-instance-attributes
+    """Start, then ``step()`` again and again; ``commit()`` once the events of a step are queued."""
+
+    def __init__(self, client, poller, interval, max_backoff, state_file=None, prime=False, log=LOG):
+        self.client = client
+        self.poller = poller
+        self.interval = interval
+        self.max_backoff = max_backoff
+        self.state_file = state_file
+        self.log = log
+        self.started = False
+        self.failures = 0
+        self._priming = prime
+        self._dirty = False
+
+    @classmethod
+    def from_args(cls, args, environ=None, log=LOG, now=time.time):
+        settings = source_settings(args, os.environ if environ is None else environ)
+        client = client_from_options(settings)
+        for warning in client.warnings:
+            log.warning(warning)
+        overlap_ms = int(settings["overlap"] * 1000)
+        now_ms = int(now() * 1000)
+        since = settings["since"]
+        start_ms = now_ms - parse_since(since) * 1000 if since else now_ms - overlap_ms
+        poller = AlertPoller(client, alert_filter(settings["qfilter"], settings["severity"], settings["signature_ids"],
+                                                  settings["probes"]),
+                             start_ms=start_ms, page_size=settings["page_size"], overlap_ms=overlap_ms,
+                             max_seen=settings["max_seen"], warn=log.warning)
+        restored = load_state(settings["state_file"], poller)
+        source = cls(client, poller, settings["interval"], settings["max_backoff"], state_file=settings["state_file"],
+                     prime=not since and not restored, log=log)
+        if restored:
+            start = "continuing from the state in %s" % settings["state_file"]
+        else:
+            start = "the last %s, then new ones" % since if since else "new ones only"
+        log.info("Polling %s every %gs for alerts%s (%s).", client.base_url, settings["interval"],
+                 " matching %s" % poller.qfilter if poller.qfilter else "", start)
+        return source
+
+    def step(self):
+        """Poll once; return ``(events, delay)``: the events to queue, then the seconds to wait before the next step.
+
+        Before the first successful poll, errors that retrying cannot fix are raised. Every other error is logged and
+        retried after a backoff, so the source never stops on a passing failure (nor on a token revoked later on).
+        """
+        try:
+            alerts, more = self.poller.poll()
+        except FATAL_AT_START as err:
+            if not self.started:
+                raise
+            return [], self._failed(err)
+        except Exception as err:  # pylint: disable=broad-exception-caught
+            return [], self._failed(err)
+        if self.failures:
+            self.log.info("SCS answers again after %d failed poll(s).", self.failures)
+        self.started, self.failures = True, 0
+        self._dirty = True
+        if self._priming:
+            self._priming = more  # the alerts already on SCS when the source starts are read, never emitted
+            return [], 0 if more else self.interval
+        return [{"stamus_alert": alert} for alert in alerts], 0 if more else self.interval
+
+    def _failed(self, err):
+        self.failures += 1
+        delay = backoff_delay(self.failures, self.interval, self.max_backoff)
+        # The client scrubs the token from its own errors; scrub() covers any other exception too.
+        self.log.warning("Polling SCS failed (%s: %s); attempt %d, next in %gs.", type(err).__name__,
+                         self.client.scrub(err), self.failures, delay)
+        return delay
+
+    def commit(self):
+        """Save the state once the events of the last step are queued (so a restart repeats rather than loses)."""
+        if not self.state_file or not self._dirty:
+            return
+        try:
+            save_state(self.state_file, self.poller.state())
+            self._dirty = False
+        except OSError as err:
+            self.log.warning("Could not write state_file %s (%s): a restart may emit alerts again.", self.state_file, err)
+
+
+def load_state(path, poller):
+    """Restore ``poller`` from ``path``; False when there is no state yet."""
+    if not path or not os.path.exists(path):
+        return False
+    try:
+        with open(path, encoding="utf-8") as handle:
+            poller.restore(json.load(handle))
+    except (OSError, ValueError) as err:
+        raise ScsConfigError("state_file %s is unreadable (%s): delete it to start over (alerts of the last overlap may "
+                             "then be emitted again, or missed if the source was stopped longer)." % (path, err)) from None
+    return True
+
+
+def save_state(path, state):
+    atomic_write_chunks(path, [json.dumps(state, sort_keys=True).encode("utf-8")], mode=0o600)

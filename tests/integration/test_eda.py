@@ -1,0 +1,124 @@
+"""The real ansible-rulebook runs the stamus.scs.pcap_on_alert rulebook (source stamus.scs.alerts, playbook
+stamus.scs.pcap_for_event) against the HTTPS emulator: a new severity 1 alert ends up as a verified pcap and custody
+manifest, an alert of another severity does not, and the token never shows in ansible-rulebook's output."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from runner import BIN, TOKEN_MARKER, Emulator, ansible_env
+
+pytestmark = pytest.mark.integration
+
+DEADLINE = 120  # seconds for the rulebook to start, see the alerts and run the playbook
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with Emulator(tls=True, seed=23, probes=2, templates=1, alerts=20, flows=10, pcap="all", token=TOKEN_MARKER) as emu:
+        yield emu
+
+
+def wait_for(what, check, proc, output, timeout=DEADLINE):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        if proc.poll() is not None:
+            break
+        time.sleep(0.5)
+    pytest.fail("%s: not within %ss (ansible-rulebook %s):\n%s" % (
+        what, timeout, "exited with %s" % proc.returncode if proc.poll() is not None else "still running",
+        output.read_text()[-6000:]))
+
+
+def stop(proc):
+    """SIGTERM the rulebook's process group (ansible-rulebook, ansible-runner, ansible-playbook), SIGKILL if it lingers."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        pytest.fail("ansible-rulebook ignored SIGTERM for 20s")
+
+
+def polls(emulator):
+    return [call for call in emulator.requests() if call["path"].endswith("/alerts_tail/")]
+
+
+def manifests(root):
+    return sorted(root.glob("*/*.json"))
+
+
+def test_severity_1_alert_becomes_verified_evidence(emulator, tmp_path):
+    evidence = tmp_path / "evidence"
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": {"ansible_connection": "local"}}}}))
+    (tmp_path / "vars.yml").write_text(yaml.safe_dump({"scs_evidence_dir": str(evidence), "scs_poll_interval": 1,
+                                                       "scs_state_file": str(tmp_path / "state.json")}))
+    output = tmp_path / "rulebook.log"
+    emulator.clear_requests()
+    started = time.monotonic()
+    with open(output, "wb") as log:
+        proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            [os.path.join(BIN, "ansible-rulebook"), "--rulebook", "stamus.scs.pcap_on_alert", "-i", "inventory.yml",
+             "--vars", "vars.yml", "--print-events", "-v"],
+            cwd=tmp_path, env=ansible_env(emulator.env()), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        # The first poll only notes the alerts already on SCS; the second proves the source is past it.
+        wait_for("two polls of alerts_tail", lambda: len(polls(emulator)) >= 2, proc, output)
+        ready = time.monotonic()
+        other = emulator.add_alerts(probe="probe-01", count=1, severity=2)[0]
+        wanted = emulator.add_alerts(probe="probe-02", count=1, severity=1)[0]
+        written = wait_for("the manifest of the severity 1 alert",
+                           lambda: [path for path in manifests(evidence)
+                                    if wanted["_id"] in path.read_text()], proc, output)
+        fetched = time.monotonic()
+        # The severity 2 alert was polled with the other (same poll, same state file) and must not have been fetched.
+        wait_for("the state file to hold both alerts",
+                 lambda: {wanted["_id"], other["_id"]} <= set(json.loads((tmp_path / "state.json").read_text())["seen"])
+                 if (tmp_path / "state.json").exists() else False, proc, output)
+    finally:
+        stop(proc)
+
+    manifest = json.loads(written[0].read_text())
+    pcap = written[0].with_suffix(".pcap")
+    expected = emulator.expected_pcap(wanted["_id"])
+    assert written[0].parent.name == "probe-02" and pcap.name == "%d.pcap" % wanted["flow_id"]
+    assert hashlib.sha256(pcap.read_bytes()).hexdigest() == hashlib.sha256(expected).hexdigest() == manifest["pcap"]["sha256"]
+    assert manifest["pcap"]["packets"] > 0 and manifest["pcap"]["flow_present"] is True
+    assert [alert["_id"] for alert in manifest["alerts"]] == [wanted["_id"]]
+    assert manifest["collected_by"]["custody"]["eda"]["rule"] == "Fetch the pcap of a severity 1 alert"
+    assert len(manifests(evidence)) == 1, "only the severity 1 alert is fetched: %s" % manifests(evidence)
+    assert not any(other["_id"] in path.read_text() for path in evidence.rglob("*.json"))
+    text = output.read_text()
+    assert other["_id"] in text, "the severity 2 alert reached the rules as an event and matched no rule"
+    assert TOKEN_MARKER not in text
+    assert "Traceback" not in text
+    print("rulebook ready in %.1fs, severity 1 alert on disk %.1fs after it was added" % (ready - started, fetched - ready))
+
+
+def test_evidence_playbook_refuses_to_run_without_an_event(tmp_path):
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "stamus.scs.pcap_for_event"], cwd=tmp_path,
+                          env=ansible_env({"SCS_URL": "https://scs.invalid", "SCS_TOKEN": TOKEN_MARKER}),
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "run it from a rulebook such as stamus.scs.pcap_on_alert" in proc.stdout
+    assert not (tmp_path / "evidence").exists() and TOKEN_MARKER not in proc.stdout + proc.stderr
+
+
+def test_evidence_playbook_refuses_a_relative_dest(tmp_path):
+    event = {"ansible_eda": {"event": {"stamus_alert": {"_id": "a1", "host": "probe-01", "flow_id": 1}}}, "dest": "evidence"}
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "stamus.scs.pcap_for_event", "-e", json.dumps(event)],
+                          cwd=tmp_path, env=ansible_env({"SCS_URL": "https://scs.invalid", "SCS_TOKEN": TOKEN_MARKER}),
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "dest must be an absolute path" in proc.stdout
+    assert not (tmp_path / "evidence").exists()

@@ -1,0 +1,155 @@
+import json
+import logging
+import os
+import stat
+
+import pytest
+
+from ansible_collections.stamus.scs.plugins.module_utils._alert_poller import AlertPoller
+from ansible_collections.stamus.scs.plugins.module_utils._alert_source import (
+    AlertSource,
+    backoff_delay,
+    source_settings,
+)
+from ansible_collections.stamus.scs.plugins.module_utils import _errors as errors
+
+from fake_alerts import T0, FakeAlertsClient
+
+TOKEN = "tok-eda-unit-2b7e1f0c"
+LOG = logging.getLogger("stamus.scs.alerts")
+
+
+def source(scs, prime=False, **kwargs):
+    poller = AlertPoller(scs, start_ms=T0, page_size=kwargs.pop("page_size", 100), window=scs.window)
+    return AlertSource(scs, poller, interval=kwargs.pop("interval", 2.0), max_backoff=kwargs.pop("max_backoff", 10.0),
+                       prime=prime, **kwargs)
+
+
+def test_events_wrap_each_alert_and_the_next_step_waits_one_interval():
+    scs = FakeAlertsClient()
+    alerts = scs.add(2, at=T0 + 1)
+    assert source(scs).step() == ([{"stamus_alert": alerts[0]}, {"stamus_alert": alerts[1]}], 2.0)
+
+
+def test_priming_reads_the_alerts_already_on_scs_without_emitting_them():
+    scs = FakeAlertsClient(window=4)
+    scs.add(3, at=T0 + 1)
+    scs.add(3, at=T0 + 2)
+    src = source(scs, prime=True, page_size=2)
+    assert src.step() == ([], 0)  # a full window: read on at once
+    assert src.step() == ([], 2.0)
+    new = scs.add(1, at=T0 + 3)
+    events, delay = [], 0
+    while not delay:  # the overlap alone holds more than the window: several reads, nothing emitted twice
+        batch, delay = src.step()
+        events += batch
+    assert events == [{"stamus_alert": new[0]}] and delay == 2.0
+
+
+@pytest.mark.parametrize("error", [errors.ScsAuthenticationError("HTTP 403 (Invalid token.)"),
+                                   errors.ScsPermissionError("HTTP 403"), errors.ScsValidationError("HTTP 400"),
+                                   errors.ScsNotFoundError("HTTP 404"), errors.ScsProtocolError("not JSON")])
+def test_errors_retrying_cannot_fix_stop_the_source_at_the_start(error):
+    scs = FakeAlertsClient()
+    scs.failures.append(error)
+    with pytest.raises(type(error)):
+        source(scs).step()
+
+
+def test_other_errors_back_off_exponentially_to_the_cap_and_never_stop(caplog):
+    scs = FakeAlertsClient()
+    scs.failures += [errors.ScsServerError("HTTP 503"), errors.ScsTransportError("timed out")] * 3
+    src = source(scs)
+    with caplog.at_level(logging.WARNING, logger=LOG.name):
+        delays = [src.step()[1] for _attempt in range(6)]
+    assert delays == [2.0, 4.0, 8.0, 10.0, 10.0, 10.0]
+    assert "Polling SCS failed (ScsServerError: HTTP 503); attempt 1, next in 2s." in caplog.text
+    alert = scs.add(1, at=T0 + 1)
+    assert src.step() == ([{"stamus_alert": alert[0]}], 2.0) and src.failures == 0
+    # once started, a refused token is waited out too (a token being rotated), loudly
+    scs.failures.append(errors.ScsAuthenticationError("HTTP 403 (Invalid token.)"))
+    with caplog.at_level(logging.WARNING, logger=LOG.name):
+        assert src.step() == ([], 2.0)
+    assert "ScsAuthenticationError" in caplog.records[-1].getMessage()
+
+
+def test_unexpected_exceptions_are_logged_without_the_token(caplog):
+    class Scrubbing(FakeAlertsClient):
+        @staticmethod
+        def scrub(text):
+            return str(text).replace(TOKEN, "********")
+
+    scs = Scrubbing()
+    scs.failures.append(RuntimeError("boom near Token %s" % TOKEN))
+    with caplog.at_level(logging.DEBUG):
+        src = source(scs)
+        src.started = True
+        assert src.step() == ([], 2.0)
+    assert "RuntimeError: boom near Token ********" in caplog.text and TOKEN not in caplog.text
+
+
+def test_backoff_delay():
+    assert [backoff_delay(n, 15, 300) for n in (1, 2, 3, 5, 6, 1000)] == [15, 30, 60, 240, 300, 300]
+
+
+def test_settings_fall_back_to_the_modules_environment_variables(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("pem")
+    env = {"SCS_URL": "https://scs.example.net", "SCS_TOKEN": TOKEN, "SCS_VALIDATE_CERTS": "no", "SCS_CA_PATH": str(ca)}
+    settings = source_settings({"interval": "5", "tenant": 2}, env)
+    assert settings["scs_url"] == "https://scs.example.net" and settings["scs_token"] == TOKEN
+    assert settings["validate_certs"] is False and settings["ca_path"] == str(ca)
+    assert settings["interval"] == 5.0 and settings["tenant"] == 2 and settings["timeout"] == 120 and settings["retries"] == 3
+    assert settings["overlap"] == 60 and settings["page_size"] == 100 and settings["since"] is None
+    assert source_settings({"scs_url": "https://other", "scs_token": "t2"}, env)["scs_url"] == "https://other"
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"scs_tokn": TOKEN}, "does not know the option(s) scs_tokn; its options are: ca_path,"),
+    ({"interval": 0}, "interval must be a positive number of seconds"),
+    ({"interval": "soon"}, "interval must be a number"),
+    ({"validate_certs": "maybe"}, "validate_certs must be a boolean"),
+    ({"max_seen": 0}, "max_seen must be 1 or more"),
+    ({"ca_path": "/nonexistent/ca.pem"}, "ca_path (SCS_CA_PATH) /nonexistent/ca.pem is not a file"),
+    ({"state_file": "/nonexistent/dir/state.json"}, "its directory does not exist or is not writable"),
+])
+def test_bad_settings_name_the_fix(args, message):
+    args = dict({"scs_url": "https://scs.example.net", "scs_token": TOKEN}, **args)
+    with pytest.raises(errors.ScsConfigError) as info:
+        source_settings(args, {})
+    assert message in str(info.value) and TOKEN not in str(info.value)
+
+
+def test_missing_url_or_token_fails_at_start():
+    with pytest.raises(errors.ScsConfigError, match="SCS_URL environment variable"):
+        AlertSource.from_args({}, environ={"SCS_TOKEN": TOKEN})
+    with pytest.raises(errors.ScsConfigError, match="SCS_TOKEN environment variable"):
+        AlertSource.from_args({}, environ={"SCS_URL": "https://scs.example.net"})
+
+
+def test_state_file_is_written_atomically_and_continues_after_a_restart(tmp_path, fake_server, caplog):
+    state_file = tmp_path / "state.json"
+    docs = [{"_id": "s%d" % i, "@timestamp": "2026-05-02T10:00:0%d.000Z" % i} for i in range(3)]
+    fake_server.add("GET", "/rest/rules/es/alerts_tail/", json={"count": 3, "next": None, "results": docs})
+    args = {"scs_url": "https://scs.example.net", "scs_token": TOKEN, "since": "30d", "state_file": str(state_file)}
+    with caplog.at_level(logging.INFO, logger=LOG.name):
+        first = AlertSource.from_args(args, environ={}, now=lambda: T0 / 1000 + 60)
+        events, _delay = first.step()
+        assert [event["stamus_alert"]["_id"] for event in events] == ["s0", "s1", "s2"]
+        assert not state_file.exists()  # written only once the events are queued
+        first.commit()
+        assert stat.S_IMODE(os.stat(state_file).st_mode) == 0o600 and os.listdir(tmp_path) == ["state.json"]
+        assert json.loads(state_file.read_text())["hwm"] == T0 + 2000
+        second = AlertSource.from_args(args, environ={}, now=lambda: T0 / 1000 + 3600)
+        assert second.step()[0] == []
+    assert "continuing from the state in %s" % state_file in caplog.text
+    assert TOKEN not in caplog.text and TOKEN not in state_file.read_text()
+    assert "from_date=%d" % (T0 - 30 * 86400 * 1000 + 60000) in fake_server.calls[0].url
+
+
+def test_corrupt_state_file_fails_at_start_with_the_fix(tmp_path):
+    state_file = tmp_path / "state.json"
+    state_file.write_text("{not json")
+    with pytest.raises(errors.ScsConfigError, match="state.json is unreadable .*delete it to start over"):
+        AlertSource.from_args({"state_file": str(state_file)},
+                              environ={"SCS_URL": "https://scs.example.net", "SCS_TOKEN": TOKEN})

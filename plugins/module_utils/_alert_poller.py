@@ -16,8 +16,8 @@ from __future__ import annotations
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
     ALERTS_PATH,
     MAX_SIGNATURE_ID,
-    _checked_int,
     check_qfilter,
+    checked_int,
     lucene_quote,
     normalize_alert,
     parse_time,
@@ -47,7 +47,7 @@ def _int_list(name, value, maximum):
     for item in _as_list(name, value):
         if isinstance(item, str) and item.isdigit():
             item = int(item)
-        numbers.append(_checked_int(name, item, maximum))
+        numbers.append(checked_int(name, item, maximum))
     return numbers
 
 

@@ -64,7 +64,7 @@ def check_qfilter(qfilter):
     return qfilter
 
 
-def _checked_int(name, value, maximum):
+def checked_int(name, value, maximum):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
@@ -118,9 +118,9 @@ def alert_query_params(signature_id=None, flow_id=None, probe=None, qfilter=None
     clauses = []
     if qfilter is not None and qfilter.strip():
         clauses.append("(%s)" % check_qfilter(qfilter.strip()))
-    if _checked_int("signature_id", signature_id, MAX_SIGNATURE_ID) is not None:
+    if checked_int("signature_id", signature_id, MAX_SIGNATURE_ID) is not None:
         clauses.append("alert.signature_id:%d" % signature_id)
-    if _checked_int("flow_id", flow_id, MAX_FLOW_ID) is not None:
+    if checked_int("flow_id", flow_id, MAX_FLOW_ID) is not None:
         clauses.append("flow_id:%d" % flow_id)
     if probe is not None:
         if not str(probe).strip():

@@ -1,5 +1,6 @@
 """Run real ansible-playbook plays against the emulator and collect every task's registered result."""
 
+import collections
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "emulator"))
 from scs_emulator.testing import Emulator  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 BIN = os.path.dirname(sys.executable)
+COLLECTIONS = os.path.join(REPO, ".build", "collections")
 # The default emulator runs with this token, so leaks are easy to spot.
 TOKEN_MARKER = "tok-MARKER-5f0c2d9e7b1a"
 
@@ -61,7 +63,7 @@ def run_tasks(tmp_path, env, tasks, check=False, verbosity=0, play_extra=None, e
 def ansible_env(extra):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("SCS_", "ANSIBLE_"))}
     env.update({
-        "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO, ".build", "collections"),
+        "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
         "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_LOCALHOST_WARNING": "false",
@@ -71,3 +73,49 @@ def ansible_env(extra):
     })
     env.update(extra or {})
     return env
+
+
+# At exit, a process started with one of these launchers writes its own peak resident memory (KiB) to a file: VmHWM,
+# the high-water mark of the address space made by exec (rusage's ru_maxrss would carry the parent's over exec).
+PEAK_AT_EXIT = """
+import atexit, runpy, sys
+def _peak():
+    with open('/proc/self/status') as status:
+        hwm = [line.split()[1] for line in status if line.startswith('VmHWM:')][0]
+    with open(%r, 'w') as out:
+        out.write(hwm)
+atexit.register(_peak)
+"""
+MODULE_LAUNCHER = PEAK_AT_EXIT + """
+sys.argv = ['m', %r]
+runpy.run_module('ansible_collections.stamus.scs.plugins.modules.%s', run_name='__main__')
+"""
+ModuleProcess = collections.namedtuple("ModuleProcess", "rc stdout stderr result peak_mib")
+
+
+def read_peak_rss(hwm_file):
+    """The peak RSS (MiB) a launched process wrote to ``hwm_file``; the file is removed."""
+    with open(hwm_file, encoding="ascii") as handle:
+        rss = int(handle.read()) / 1024.0
+    os.unlink(hwm_file)
+    return rss
+
+
+def run_module_process(module, args, workdir, timeout=600):
+    """Run ``stamus.scs.<module>`` with ``args`` as its own process, outside ansible-playbook (to measure the module
+    alone). ``result`` is the module's JSON, or None when it printed none."""
+    args_file = os.path.join(str(workdir), "%s-args.json" % module)
+    hwm_file = os.path.join(str(workdir), "%s-hwm.txt" % module)
+    with open(args_file, "w", encoding="utf-8") as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SCS_", "ANSIBLE_"))}
+    env["PYTHONPATH"] = COLLECTIONS
+    proc = subprocess.run([sys.executable, "-c", MODULE_LAUNCHER % (hwm_file, args_file, module)], capture_output=True,
+                          env=env, cwd=str(workdir), timeout=timeout, check=False)
+    os.unlink(args_file)
+    stdout, stderr = proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+    try:
+        result = json.loads(stdout[stdout.index("{"):])
+    except ValueError:
+        result = None
+    return ModuleProcess(proc.returncode, stdout, stderr, result, read_peak_rss(hwm_file))

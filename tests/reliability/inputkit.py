@@ -7,12 +7,10 @@ into the requests each case made.
 
 import json
 import os
-import subprocess
-import sys
 import time
 from urllib.parse import parse_qs
 
-from runner import REPO, run_tasks
+from runner import run_module_process, run_tasks
 
 CASE_PREFIX = "/rest/_case/"
 # The endpoints a case that can be decided locally must not reach.
@@ -88,53 +86,12 @@ def files_under(root):
     return sorted(os.path.relpath(os.path.join(path, name), root) for path, _dirs, names in os.walk(root) for name in names)
 
 
-def module_env(extra=None):
-    """Environment to run a collection module directly (python -c runpy ...), outside ansible-playbook."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("SCS_", "ANSIBLE_"))}
-    env["PYTHONPATH"] = os.path.join(REPO, ".build", "collections")
-    env.update(extra or {})
-    return env
-
-
-# Runs the module as __main__ and, at exit, writes the process's own peak resident memory (VmHWM: the high-water mark
-# of the address space made by exec, so the parent's memory, which rusage's ru_maxrss carries over exec, is not counted).
-MODULE_LAUNCHER = """
-import atexit, runpy, sys
-def _peak():
-    with open('/proc/self/status') as status:
-        hwm = [line.split()[1] for line in status if line.startswith('VmHWM:')][0]
-    with open(%r, 'w') as out:
-        out.write(hwm)
-atexit.register(_peak)
-sys.argv = ['m', %r]
-runpy.run_module('ansible_collections.stamus.scs.plugins.modules.%s', run_name='__main__')
-"""
-
-
 def run_module_direct(module, args, workdir, timeout=600):
     """Run ``stamus.scs.<module>`` as its own process with ``args``; return ``(result dict, peak RSS MiB, seconds)``."""
-    args_file = os.path.join(str(workdir), "%s-args.json" % module)
-    with open(args_file, "w", encoding="utf-8") as handle:
-        json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
-    out_path = os.path.join(str(workdir), "%s-out.json" % module)
-    err_path = os.path.join(str(workdir), "%s-err.txt" % module)
-    hwm_path = os.path.join(str(workdir), "%s-hwm.txt" % module)
     started = time.monotonic()
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.run([sys.executable, "-c", MODULE_LAUNCHER % (hwm_path, args_file, module)], stdout=out,
-                              stderr=err, env=module_env(), cwd=str(workdir), timeout=timeout, check=False)
+    run = run_module_process(module, args, workdir, timeout)
     seconds = time.monotonic() - started
-    outputs = []
-    for path in (out_path, err_path, hwm_path):
-        with open(path, "rb") as handle:
-            outputs.append(handle.read().decode("utf-8", "replace"))
-        os.unlink(path)
-    os.unlink(args_file)
-    stdout, stderr, hwm = outputs
-    try:
-        result = json.loads(stdout[stdout.index("{"):])
-    except ValueError:
+    if run.result is None:
         raise AssertionError("module %s printed no JSON (rc %s):\n%s\n%s" % (
-            module, proc.returncode, stdout[-3000:], stderr[-3000:])) from None
-    result["_rc"], result["_stderr"] = proc.returncode, stderr
-    return result, int(hwm) / 1024.0, seconds
+            module, run.rc, run.stdout[-3000:], run.stderr[-3000:]))
+    return dict(run.result, _rc=run.rc, _stderr=run.stderr), run.peak_mib, seconds

@@ -7,12 +7,20 @@ import subprocess
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
-COLLECTIONS = os.path.join(REPO, ".build", "collections")
-sys.path.insert(0, os.path.join(REPO, "tests", "emulator"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tests",
+                                "integration"))
 
-from scs_emulator.testing import Emulator  # noqa: E402  pylint: disable=wrong-import-position,unused-import
+# The launchers and environments the tests use, so that the bench measures what the tests check.
+from runner import (  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+    BIN,
+    COLLECTIONS,
+    PEAK_AT_EXIT,
+    REPO,
+    Emulator,
+    ansible_env,
+    read_peak_rss,
+    run_module_process,
+)
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -25,22 +33,6 @@ def median(values):
 
 def log(*parts):
     print("[bench %s]" % time.strftime("%H:%M:%S"), *parts, file=sys.stderr, flush=True)
-
-
-def ansible_env(extra=None):
-    """Environment of a real ansible-playbook run against the emulator (as tests/integration/runner.py)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("SCS_", "ANSIBLE_"))}
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
-        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "PATH": BIN + os.pathsep + env.get("PATH", ""),
-    })
-    env.update(extra or {})
-    return env
 
 
 def run_playbook(playbook, emu_env, extra_vars=None, cwd=None, timeout=900, vars_file=None, output=False):
@@ -101,22 +93,7 @@ class Meter:
         return False
 
 
-# At exit, the launched process writes its own peak resident memory: VmHWM, the high-water mark of the address space
-# made by exec (rusage's ru_maxrss would carry the parent's over exec). As tests/reliability.
-_PEAK_AT_EXIT = """
-import atexit, runpy, sys
-def _peak():
-    with open('/proc/self/status') as status:
-        hwm = [line.split()[1] for line in status if line.startswith('VmHWM:')][0]
-    with open(%r, 'w') as out:
-        out.write(hwm)
-atexit.register(_peak)
-"""
-MODULE_LAUNCHER = _PEAK_AT_EXIT + """
-sys.argv = ['m', %r]
-runpy.run_module('ansible_collections.stamus.scs.plugins.modules.%s', run_name='__main__')
-"""
-SCRIPT_LAUNCHER = _PEAK_AT_EXIT + """
+SCRIPT_LAUNCHER = PEAK_AT_EXIT + """
 sys.argv = %r
 runpy.run_path(sys.argv[0], run_name='__main__')
 """
@@ -127,31 +104,13 @@ def script_with_peak_rss(hwm_file, argv):
     return [sys.executable, "-c", SCRIPT_LAUNCHER % (hwm_file, list(argv))]
 
 
-def read_peak_rss(hwm_file):
-    with open(hwm_file, encoding="ascii") as handle:
-        rss = int(handle.read()) / 1024.0
-    os.unlink(hwm_file)
-    return rss
-
-
 def run_module_direct(module, args, workdir, meter_emu=None, timeout=600):
     """Run stamus.scs.<module> as its own process; return (result, peak RSS MiB, Meter)."""
-    args_file = os.path.join(workdir, "%s-args.json" % module)
-    hwm_file = os.path.join(workdir, "%s-hwm.txt" % module)
-    with open(args_file, "w", encoding="utf-8") as handle:
-        json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("SCS_", "ANSIBLE_"))}
-    env["PYTHONPATH"] = COLLECTIONS
     with Meter(meter_emu) as meter:
-        proc = subprocess.run([sys.executable, "-c", MODULE_LAUNCHER % (hwm_file, args_file, module)],
-                              capture_output=True, env=env, cwd=workdir, timeout=timeout, check=False)
-    stdout = proc.stdout.decode("utf-8", "replace")
-    try:
-        result = json.loads(stdout[stdout.index("{"):])
-    except ValueError:
+        run = run_module_process(module, args, workdir, timeout)
+    if run.result is None:
         raise RuntimeError("module %s printed no JSON (rc %s): %s %s" % (
-            module, proc.returncode, stdout[-2000:], proc.stderr[-2000:])) from None
-    if proc.returncode != 0 or result.get("failed"):
-        raise RuntimeError("module %s failed: %s" % (module, result.get("msg")))
-    os.unlink(args_file)
-    return result, read_peak_rss(hwm_file), meter
+            module, run.rc, run.stdout[-2000:], run.stderr[-2000:]))
+    if run.rc != 0 or run.result.get("failed"):
+        raise RuntimeError("module %s failed: %s" % (module, run.result.get("msg")))
+    return run.result, run.peak_mib, meter

@@ -253,20 +253,17 @@ def excerpt(message, pattern=None, width=170):
     return ("..." if start else "") + text + ("..." if start + width < len(message) else "")
 
 
-# ---------------------------------------------------------------------------------------------- TCP front
+# ---------------------------------------------------------------------------------------------- TCP servers
 
-class DropProxy:
-    """A TCP front of the emulator that drops its first ``drops`` connections during the TLS handshake (it reads the
-    ClientHello, then closes), as an overloaded balancer or a restarting server does; later ones are forwarded."""
+class _AcceptLoop:
+    """A listening socket served on its own thread until close(); each connection goes to ``_handle(conn, peer)``.
+    Subclasses set their own attributes before calling this __init__: the thread starts at once."""
 
-    def __init__(self, target_port, drops, host="127.0.0.1"):
-        self.target = (host, target_port)
-        self.drops = drops
-        self.dropped = 0
-        self.forwarded = 0
+    def __init__(self, host, port, backlog):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind((host, 0))
-        self.sock.listen(32)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(backlog)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self._stop = threading.Event()
@@ -276,20 +273,49 @@ class DropProxy:
     def _serve(self):
         while not self._stop.is_set():
             try:
-                conn, _peer = self.sock.accept()
+                conn, peer = self.sock.accept()
             except OSError:
                 continue
-            if self.drops < 0 or self.dropped < self.drops:
-                self.dropped += 1
-                conn.settimeout(2)
-                try:
-                    conn.recv(65536)
-                except OSError:
-                    pass
-                conn.close()
-                continue
-            self.forwarded += 1
-            threading.Thread(target=self._forward, args=(conn,), daemon=True).start()
+            self._handle(conn, peer)
+
+    def _handle(self, conn, peer):
+        raise NotImplementedError
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class DropProxy(_AcceptLoop):
+    """A TCP front of the emulator that drops its first ``drops`` connections during the TLS handshake (it reads the
+    ClientHello, then closes), as an overloaded balancer or a restarting server does; later ones are forwarded."""
+
+    def __init__(self, target_port, drops, host="127.0.0.1"):
+        self.target = (host, target_port)
+        self.drops = drops
+        self.dropped = 0
+        self.forwarded = 0
+        super().__init__(host, 0, 32)
+
+    def _handle(self, conn, peer):
+        if self.drops < 0 or self.dropped < self.drops:
+            self.dropped += 1
+            conn.settimeout(2)
+            try:
+                conn.recv(65536)
+            except OSError:
+                pass
+            conn.close()
+            return
+        self.forwarded += 1
+        threading.Thread(target=self._forward, args=(conn,), daemon=True).start()
 
     def _forward(self, conn):
         try:
@@ -321,55 +347,27 @@ class DropProxy:
         conn.close()
         upstream.close()
 
-    def close(self):
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-
 
 # ---------------------------------------------------------------------------------------------- 127.0.0.2
 
-class Listener:
+class Listener(_AcceptLoop):
     """Accepts connections on 127.0.0.2:port and keeps what they send (a followed redirect would land here)."""
 
     def __init__(self, port, host="127.0.0.2"):
         self.received = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__(host, port, 16)
 
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, peer = self.sock.accept()
-            except OSError:
-                continue
-            conn.settimeout(1)
-            data = b""
-            try:
-                while len(data) < 65536:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-            except OSError:
-                pass
-            finally:
-                conn.close()
-            self.received.append((peer, data))
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def _handle(self, conn, peer):
+        conn.settimeout(1)
+        data = b""
+        try:
+            while len(data) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        self.received.append((peer, data))

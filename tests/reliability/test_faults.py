@@ -110,6 +110,11 @@ class Scenario:  # pylint: disable=too-many-instance-attributes
         self.cause = self._cause()
         self.not_cause = NOT_TLS if step == "handshake" or "reset" in name else None
 
+    def task(self, module_args, **extra):
+        """The scenario's task: ``stamus.scs.<module>`` with ``module_args``, registered under the scenario's key."""
+        return dict({"name": self.key, "register": self.key.replace("-", "_"),
+                     "stamus.scs.%s" % self.module: module_args}, **extra)
+
     def _expected(self):
         """What the client policy promises: GETs retried, POSTs never, alert_pcap re-runs the chain once."""
         if self.step == "handshake":  # nothing was sent: a GET (alert_pcap starts with one) is retried
@@ -185,6 +190,12 @@ class Observation:  # pylint: disable=too-many-instance-attributes
         self.survived_note = ""
         self.redirect_reached = []
 
+    def take(self, run):
+        """The scenario's registered task result, whether the task failed, and its message."""
+        self.result = run.results.get(self.scenario.key.replace("-", "_")) or {}
+        self.failed = bool(self.result.get("failed"))
+        self.msg = self.result.get("msg") or ""
+
     def faulted(self):
         """Requests on the faulted path (and method) of this scenario."""
         regex = re.compile(self.scenario.fault["path"]) if self.scenario.fault.get("path") else None
@@ -208,6 +219,31 @@ def listen(emulator):
     except OSError as exc:  # pragma: no cover - loopback aliases are standard on Linux
         pytest.skip("cannot listen on 127.0.0.2:%d: %s" % (emulator.port, exc))
         return None
+
+
+def run_faulted_tasks(tmp, emu, scenarios, module_args):
+    """Each scenario's task (``module_args(scenario)`` -> ``(args, task extras)``) right after a task that arms its
+    fault, all in one playbook; return the run and each scenario's Observation with its requests and result."""
+    specs, tasks = {}, []
+    for scenario in scenarios:
+        method, path = STEPS[scenario.step][:2]
+        scenario.fault.update(method=method, path=path)
+        specs[scenario.key] = [scenario.fault]
+        tasks.append(fk.inject_task(str(tmp / "faults.json"), scenario.key))
+        args, extra = module_args(scenario)
+        tasks.append(scenario.task(args, **extra))
+    specfile = fk.write_specs(str(tmp / "faults.json"), emu, specs)
+    with listen(emu) as listener:
+        run = fk.run_playbook(tmp / "play", emu.env(), tasks)
+    per_key = fk.split_log(emu.requests(), fk.read_marks(specfile))
+    observations = []
+    for scenario in scenarios:
+        obs = Observation(scenario)
+        obs.requests = per_key.get(scenario.key, [])
+        obs.redirect_reached = listener.received
+        obs.take(run)
+        observations.append(obs)
+    return run, observations
 
 
 def run_pcap_group(tmp, scenarios):
@@ -243,8 +279,7 @@ def run_pcap_group(tmp, scenarios):
                 args.update(dest=str(scenario.dest), alert=alert)
             else:
                 args["probe"] = alert["host"]
-            tasks.append({"name": scenario.key, "register": scenario.key.replace("-", "_"),
-                          "stamus.scs.pcap_%s" % scenario.step: args})
+            tasks.append(scenario.task(args))
         with listen(emu) as listener:
             run = fk.run_playbook(tmp / "play", emu.env(), tasks)
         log = emu.requests()
@@ -275,9 +310,7 @@ def run_pcap_group(tmp, scenarios):
                 obs.problems += fk.evidence_problems(obs.evidence)
                 obs.survived_note = "fetched; %d %s calls" % (len(obs.faulted()), scenario.step)
             else:
-                obs.result = run.results.get(scenario.key.replace("-", "_")) or {}
-                obs.failed = bool(obs.result.get("failed"))
-                obs.msg = obs.result.get("msg") or ""
+                obs.take(run)
                 if scenario.step == "download":
                     obs.evidence, obs.manifests = scenario.dest, False
                     pcap = scenario.dest / ("%s.pcap" % alert["_id"])
@@ -300,33 +333,20 @@ def run_query_group(tmp, scenarios):
     with Emulator(tls=True, seed=62, probes=3, templates=1, alerts=120, flows=100, pcap="all", extra_args=NO_ROTATION,
                   token=TOKEN_MARKER) as emu:
         alerts = iter(fk.lone_alerts(emu))
-        specs, tasks = {}, []
-        for scenario in scenarios:
-            method, path = STEPS[scenario.step][:2]
-            scenario.fault.update(method=method, path=path)
+
+        def module_args(scenario):
             if scenario.name == "redirect to localhost (same server)":
                 scenario.fault["location"] = "https://localhost:%d/rest/moved/alerts_tail/" % emu.port
-            specs[scenario.key] = [scenario.fault]
-            tasks.append(fk.inject_task(str(tmp / "faults.json"), scenario.key))
-            register = scenario.key.replace("-", "_")
             if scenario.module == "alert_info":
-                args = {"since": "30d", "limit": 5, "timeout": TIMEOUT}
-            else:
-                scenario.alert = next(alerts)
-                args = {"alert": scenario.alert, "timeout": TIMEOUT} if scenario.module == "pcap_upload" else \
-                    {"alerts": [scenario.alert], "dest": str(tmp / "evidence" / scenario.key), "timeout": TIMEOUT}
-            tasks.append({"name": scenario.key, "register": register, "stamus.scs.%s" % scenario.module: args})
-        specfile = fk.write_specs(str(tmp / "faults.json"), emu, specs)
-        with listen(emu) as listener:
-            run = fk.run_playbook(tmp / "play", emu.env(), tasks)
-        per_key = fk.split_log(emu.requests(), fk.read_marks(specfile))
-        for scenario in scenarios:
-            obs = Observation(scenario)
-            obs.requests = per_key.get(scenario.key, [])
-            obs.redirect_reached = listener.received
-            obs.result = run.results.get(scenario.key.replace("-", "_")) or {}
-            obs.failed = bool(obs.result.get("failed"))
-            obs.msg = obs.result.get("msg") or ""
+                return {"since": "30d", "limit": 5, "timeout": TIMEOUT}, {}
+            scenario.alert = next(alerts)
+            if scenario.module == "pcap_upload":
+                return {"alert": scenario.alert, "timeout": TIMEOUT}, {}
+            return {"alerts": [scenario.alert], "dest": str(tmp / "evidence" / scenario.key), "timeout": TIMEOUT}, {}
+
+        run, observations = run_faulted_tasks(tmp, emu, scenarios, module_args)
+        for obs in observations:
+            scenario = obs.scenario
             calls = len(obs.faulted())
             if scenario.module == "alert_info":
                 obs.survived_ok = not obs.failed and len(obs.result.get("alerts") or []) == 5
@@ -357,33 +377,18 @@ def run_fleet_group(tmp, scenarios):
     with Emulator(tls=True, seed=63, probes=12, templates=3, alerts=10, flows=5, pcap="none", token=TOKEN_MARKER) as emu:
         emu.configure(task_delay=0.2)
         probes = iter(sorted(probe["name"] for probe in emu.state()["probes"]))
-        specs, tasks = {}, []
-        for scenario in scenarios:
-            method, path = STEPS[scenario.step][:2]
-            scenario.fault.update(method=method, path=path)
-            specs[scenario.key] = [scenario.fault]
-            tasks.append(fk.inject_task(str(tmp / "faults.json"), scenario.key))
-            task = {"name": scenario.key, "register": scenario.key.replace("-", "_")}
+
+        def module_args(scenario):
             if scenario.step == "list":
-                task.update({"check_mode": True, "stamus.scs.conditional_pcap": {
-                    "probes": ["probe-01"], "state": "enabled", "timeout": TIMEOUT}})
-            elif scenario.step == "patch":
+                return {"probes": ["probe-01"], "state": "enabled", "timeout": TIMEOUT}, {"check_mode": True}
+            if scenario.step == "patch":
                 scenario.probe = next(probes)  # a probe of its own: a slow PATCH still lands after the timeout
-                task["stamus.scs.conditional_pcap"] = {"probes": [scenario.probe], "state": "enabled", "timeout": TIMEOUT}
-            else:
-                task["stamus.scs.apply_changes"] = {"force": True, "timeout": TIMEOUT, "wait_timeout": 60}
-            tasks.append(task)
-        specfile = fk.write_specs(str(tmp / "faults.json"), emu, specs)
-        with listen(emu) as listener:
-            run = fk.run_playbook(tmp / "play", emu.env(), tasks)
-        per_key = fk.split_log(emu.requests(), fk.read_marks(specfile))
-        for scenario in scenarios:
-            obs = Observation(scenario)
-            obs.requests = per_key.get(scenario.key, [])
-            obs.redirect_reached = listener.received
-            obs.result = run.results.get(scenario.key.replace("-", "_")) or {}
-            obs.failed = bool(obs.result.get("failed"))
-            obs.msg = obs.result.get("msg") or ""
+                return {"probes": [scenario.probe], "state": "enabled", "timeout": TIMEOUT}, {}
+            return {"force": True, "timeout": TIMEOUT, "wait_timeout": 60}, {}
+
+        run, observations = run_faulted_tasks(tmp, emu, scenarios, module_args)
+        for obs in observations:
+            scenario = obs.scenario
             calls = len(obs.faulted())
             if scenario.module == "conditional_pcap":
                 obs.survived_ok = not obs.failed and bool(obs.result.get("targets"))
@@ -426,8 +431,7 @@ def run_tls_group(tmp, scenarios):
                     "pcap_upload": {"alert": getattr(scenario, "alert", None)},
                     "alert_pcap": {"alerts": [getattr(scenario, "alert", None)], "dest": str(tmp / "evidence" / scenario.key)},
                     }[scenario.module]
-            tasks.append({"name": scenario.key, "register": scenario.key.replace("-", "_"),
-                          "stamus.scs.%s" % scenario.module: dict(args, **conn)})
+            tasks.append(scenario.task(dict(args, **conn)))
         for emu in emulators.values():
             emu.clear_requests()
         # no SCS_CA_PATH: the machine's own bundle (REQUESTS_CA_BUNDLE) does not know the emulator's CA
@@ -436,9 +440,7 @@ def run_tls_group(tmp, scenarios):
         for scenario in scenarios:
             obs = Observation(scenario)
             obs.requests = [] if scenario.step == "handshake" else logs[TLS_CASES[scenario.name]]
-            obs.result = run.results.get(scenario.key.replace("-", "_")) or {}
-            obs.failed = bool(obs.result.get("failed"))
-            obs.msg = obs.result.get("msg") or ""
+            obs.take(run)
             if scenario.module == "alert_pcap":
                 obs.evidence = tmp / "evidence" / scenario.key
                 entry = (obs.result.get("results") or [{}])[0]

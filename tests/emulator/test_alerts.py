@@ -162,3 +162,13 @@ def test_qfilter_unit():
     assert compile_query("host:/probe-[0-9]+/")(doc)
     with pytest.raises(QueryError):
         compile_query("a AND (")
+
+
+def test_qfilter_id_is_an_exact_keyword():
+    doc = {"_id": "Ab-cd_1", "host": "probe-01"}
+    assert compile_query('_id:"Ab-cd_1"')(doc)
+    assert compile_query('_id:("zz" OR "Ab-cd_1") AND host:"probe-01"')(doc)
+    # Elasticsearch's _id is not analysed: no case folding, no match on a part of the id.
+    assert not compile_query('_id:"ab-cd_1"')(doc)
+    assert not compile_query('_id:"Ab"')(doc)
+    assert not compile_query('_id:"cd_1"')(doc)

@@ -5,9 +5,11 @@ import json
 import struct
 
 import dpkt
+import pytest
 import requests
 
 from scs_emulator import pcapstore
+from scs_emulator.testing import EmulatorError
 
 FS = "/rest/rules/filestore_pcap/"
 
@@ -172,6 +174,27 @@ def test_new_alerts_and_forced_rotation(fresh_emu):
     upload(fresh_emu, alerts[0])
     resp = fresh_emu.rest("POST", FS + "%s/extract_pcap/" % alerts[0]["_id"], params={"host": "probe-03"})
     assert resp.status_code == 400 and "rotated" in resp.json()["error"]
+
+
+def test_new_alerts_with_merged_fields(fresh_emu):
+    """add_alerts(fields=...) deep-merges into each alert: new keys (any text), nested values, overrides; the alert is
+    served as merged and its pcap is still the flow's."""
+    fields = {"{{ key }}": {"x": "{% raw %}"}, "http": {"http_user_agent": "{{ ua }}", "extra": ["{# a #}"]},
+              "alert": {"metadata": {"note": ["{{ m }}"]}}, "app_proto": "weird"}
+    added = fresh_emu.add_alerts(probe="probe-01", count=2, fields=fields)
+    for alert in added:
+        served = fresh_emu.alerts('_id:"%s"' % alert["_id"])
+        assert served == [alert]
+        assert alert["{{ key }}"] == {"x": "{% raw %}"} and alert["app_proto"] == "weird"
+        assert alert["http"]["http_user_agent"] == "{{ ua }}" and alert["http"]["extra"] == ["{# a #}"]
+        assert alert["alert"]["signature"] and alert["alert"]["signature_id"]  # untouched neighbours stay
+        assert alert["alert"]["metadata"]["note"] == ["{{ m }}"] and len(alert["alert"]["metadata"]) > 1
+        assert workflow(fresh_emu, alert).content == fresh_emu.expected_pcap(alert["_id"])
+    [own] = fresh_emu.add_alerts(probe="probe-01", count=1, fields={"_id": "my-own_id", "host": "{{ h }}"})
+    assert own["_id"] == "my-own_id" and fresh_emu.alerts('host:"{{ h }}"') == [own]
+    for fields, count in (({"_id": "x"}, 2), ({"flow_id": "1"}, 1), ({"_id": "my-own_id"}, 1), ([1], 1)):
+        with pytest.raises(EmulatorError, match="400"):
+            fresh_emu.add_alerts(probe="probe-01", count=count, fields=fields)
 
 
 def test_store_is_bounded(fresh_emu):

@@ -2,7 +2,9 @@
 
 import time
 
-from scs_emulator.testing import Emulator
+import pytest
+
+from scs_emulator.testing import Emulator, EmulatorError
 
 PROBES = "/rest/appliances/probe/"
 TEMPLATES = "/rest/appliances/template/"
@@ -134,3 +136,13 @@ def test_legacy_path():
         meta = emu.rest("OPTIONS", "/rest/appliances/appliance/1/").json()
         assert meta["actions"]["PUT"]["conditional_pcap"]["label"] == LABEL
         assert "task_pk" in emu.rest("POST", "/rest/appliances/appliance/update_push_all/").json()
+
+
+def test_rename_probe(fresh_emu):
+    renamed = fresh_emu.rename_probe("probe-02", "{{ lookup('pipe', 'id') }}\tx")
+    probe = fresh_emu.rest("GET", PROBES + "%d/" % renamed["appliance_id"]).json()
+    assert probe["name"] == "{{ lookup('pipe', 'id') }}\tx"
+    assert "probe-02" not in [p["name"] for p in fresh_emu.rest("GET", PROBES).json()["results"]]
+    for name in ("probe-01", "", None):
+        with pytest.raises(EmulatorError, match="400"):
+            fresh_emu.rename_probe("probe-03", name)

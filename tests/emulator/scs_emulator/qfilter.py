@@ -5,6 +5,8 @@ of Elasticsearch on the SCS mapping):
 
 - `field:value` with dotted fields (`alert.signature_id`); a `.raw` / `.keyword` suffix means an
   exact, case-sensitive match on the keyword sub-field; an unknown field matches nothing.
+- `_id` is a keyword (as the Elasticsearch metadata field): exact, case-sensitive, like a quoted phrase
+  on a `.raw` field.
 - numbers compare numerically (flow_id exactly, as integers); booleans as true/false;
   strings case-insensitively, either the whole value or a run of whole words in it (text field);
   an IP field also matches a CIDR value (`src_ip:"10.0.0.0/8"`).
@@ -23,6 +25,8 @@ from luqum.exceptions import ParseError
 from luqum.parser import parser
 
 _SUFFIXES = (".raw", ".keyword")
+# Elasticsearch metadata fields that are keywords: exact, case-sensitive matches only.
+_KEYWORD_FIELDS = frozenset(("_id",))
 _MISSING = object()
 
 
@@ -148,6 +152,8 @@ def _getter(field):
     if field is None or field == "*":
         return lambda doc: (_all_leaves(doc), False)
     parts = tuple(field.split("."))
+    if field in _KEYWORD_FIELDS:
+        return lambda doc: (_walk(doc, parts), True)
     base = None
     for suffix in _SUFFIXES:
         if field.endswith(suffix):
@@ -253,9 +259,7 @@ def _term(field, node):
     single = None
     if isinstance(node, tree.Regex):
         single = _regex_matcher(re.compile(node.value[1:-1], re.DOTALL))
-    elif isinstance(node, tree.Phrase):
-        single = _value_matcher(_unescape(node.value[1:-1]), False)
-    elif _has_wildcard(node.value):
+    elif not isinstance(node, tree.Phrase) and _has_wildcard(node.value):
         single = _regex_matcher(_wildcard_regex(node.value))
     if field == "_exists_":
         target = _getter(_unescape(node.value.strip('"')))
@@ -265,7 +269,8 @@ def _term(field, node):
         def pred(doc):
             return any(single(v) for v in get(doc)[0])
         return pred
-    text = _unescape(node.value)
+    # A phrase is one value, compared like a word: exactly on a keyword field, as a run of words on a text field.
+    text = _unescape(node.value[1:-1] if isinstance(node, tree.Phrase) else node.value)
     plain = _value_matcher(text, False)
     exact_m = _value_matcher(text, True)
 

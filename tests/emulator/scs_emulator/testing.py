@@ -199,9 +199,16 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
     def clear_requests(self):
         self.admin("DELETE", "requests/")
 
-    def add_alerts(self, probe="probe-01", count=1, kind="normal", **kw):
+    def add_alerts(self, probe="probe-01", count=1, kind="normal", fields=None, **kw):
+        """New alerts now; ``fields`` (a dict) is deep-merged into each: new keys, nested values, overrides."""
         body = dict(kw, probe=probe, count=count, kind=kind)
+        if fields is not None:
+            body["fields"] = fields
         return self.admin("POST", "alerts/", json=body).json()["alerts"]
+
+    def rename_probe(self, probe, name):
+        """Rename a probe (any text); its pcap store and alerts keep the old name."""
+        return self.admin("POST", "rename_probe/", json={"probe": probe, "name": name}).json()
 
     def rotate(self, probe, files=1):
         return self.admin("POST", "rotate/", json={"probe": probe, "files": files}).json()

@@ -30,6 +30,7 @@ urlpatterns = [
     path("_emulator/requests/", views_admin.requests_log),
     path("_emulator/alerts/", views_admin.add_alerts),
     path("_emulator/rotate/", views_admin.rotate),
+    path("_emulator/rename_probe/", views_admin.rename_probe),
     path("_emulator/probe_faults/", views_admin.probe_faults),
     path("_emulator/expected_pcap/<str:alert_id>/", views_admin.expected_pcap),
     path("_emulator/stage_pcap/", views_admin.stage_pcap),

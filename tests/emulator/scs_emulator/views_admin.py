@@ -85,6 +85,42 @@ def _probe(name):
     return Probe.objects.select_related("template").filter(name=name).first()
 
 
+def deep_merge(doc, fields):
+    """``doc`` with ``fields`` merged in: nested objects are merged key by key, anything else replaces (or adds)."""
+    merged = dict(doc)
+    for key, value in fields.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _fields_error(fields, count):
+    """Why the ``fields`` of an add_alerts call cannot apply to ``count`` new alerts, or None."""
+    if fields is None:
+        return None
+    if not isinstance(fields, dict):
+        return "fields must be an object (merged into each new alert)"
+    if "_id" in fields and count > 1:
+        return "fields may set _id only with count 1 (alert ids are unique)"
+    return None
+
+
+def _merge_fields(generated, fields):
+    """Merge ``fields`` into each generated (doc, ts); return ``(merged, error message or None)``."""
+    out = [(deep_merge(doc, fields), ts) for doc, ts in generated]
+    for doc, _ts in out:
+        if not isinstance(doc.get("_id"), str) or not isinstance(doc.get("host"), str):
+            return None, "fields must leave _id and host strings"
+        signature = doc["alert"].get("signature_id") if isinstance(doc.get("alert"), dict) else None
+        if not all(isinstance(value, int) and not isinstance(value, bool) for value in (doc.get("flow_id"), signature)):
+            return None, "fields must leave flow_id and alert.signature_id integers"
+        if INDEX.get(doc["_id"]) is not None:
+            return None, "an alert with _id %r exists already" % doc["_id"]
+    return out, None
+
+
 @admin_view(("POST",))
 def add_alerts(request, body):  # pylint: disable=unused-argument
     tasks.advance()
@@ -102,6 +138,10 @@ def add_alerts(request, body):  # pylint: disable=unused-argument
         return JsonResponse({"detail": "count, severity and signature_id must be integers"}, status=400)
     if count < 1 or count > 100000:
         return JsonResponse({"detail": "count must be between 1 and 100000"}, status=400)
+    fields = body.get("fields")
+    error = _fields_error(fields, count)
+    if error:
+        return JsonResponse({"detail": error}, status=400)
     with transaction.atomic():
         info = SeedInfo.objects.select_for_update().first()
         SeedInfo.objects.filter(pk=info.pk).update(added_batches=F("added_batches") + 1)
@@ -110,9 +150,27 @@ def add_alerts(request, body):  # pylint: disable=unused-argument
         used = {(d["proto"], d["src_ip"], d["src_port"], d["dest_ip"], d["dest_port"]) for d in INDEX.all_docs() if d["host"] == probe.name}
         now = float(body.get("now") or time.time())
         generated = alertgen.new_alerts_now(rng, probe, runtime.CONFIG, now, count, kind, severity, signature_id, used)
+        if fields is not None:
+            generated, error = _merge_fields(generated, fields)
+            if error:
+                transaction.set_rollback(True)
+                return JsonResponse({"detail": error}, status=400)
         Alert.objects.bulk_create([alert_row(doc, ts) for doc, ts in generated], batch_size=500)
     INDEX.add([(doc, alertgen.ts_ms(ts)) for doc, ts in generated])
     return JsonResponse({"alerts": [doc for doc, _ts in generated]}, status=201)
+
+
+@admin_view(("POST",))
+def rename_probe(request, body):  # pylint: disable=unused-argument
+    """Give a probe another name (any text, as an SCS admin may type). Its pcap store and its alerts keep the old one."""
+    probe = _probe(body.get("probe"))
+    name = body.get("name")
+    if probe is None:
+        return JsonResponse({"detail": "unknown probe %r" % body.get("probe")}, status=400)
+    if not isinstance(name, str) or not name or _probe(name) is not None:
+        return JsonResponse({"detail": "name must be a new, non-empty probe name"}, status=400)
+    Probe.objects.filter(pk=probe.pk).update(name=name)
+    return JsonResponse({"appliance_id": probe.appliance_id, "name": name})
 
 
 def _store(name):

@@ -10,6 +10,15 @@ class ModuleDocFragment:
     # How the modules that select alerts on SCS (alert_info, alert_pcap) describe the query.
     DOCUMENTATION = r"""
 options:
+  alert_ids:
+    description:
+      - Only the alerts of these ids (C(_id)), each 1 to 250 letters, digits, C(_) and C(-) (other values are refused
+        before any request). An empty list selects no alert.
+      - Without O(since) and O(from), ids are looked up over all of time, not SCS's default 30 days.
+      - Long lists are looked up 50 ids per request. The ids that SCS returns no alert for are returned as
+        RV(not_found).
+    type: list
+    elements: str
   signature_id:
     description:
       - Only alerts of this Suricata signature id (C(alert.signature_id)).
@@ -31,7 +40,7 @@ options:
     description:
       - Relative start of the time window, as a number and a unit among V(s), V(m), V(h), V(d) and V(w), for example
         V(24h). Mutually exclusive with O(from).
-      - Without O(since) and O(from), SCS uses its default window, the last 30 days.
+      - Without O(since) and O(from), SCS uses its default window, the last 30 days (all of time with O(alert_ids)).
     type: str
   from:
     description:

@@ -20,8 +20,16 @@ SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 SINCE_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 # Epoch values above this are taken as milliseconds (1e11 seconds is the year 5138).
 EPOCH_MS_THRESHOLD = 10 ** 11
+# SCS's alphabet for alert ids; an id becomes a file name (<id>.json, <id>.pcap) on SCS and on the probe, so it must
+# fit in 255 bytes with its extension.
+MAX_ALERT_ID_LENGTH = 250
+ALERT_ID_RE = re.compile(r"[0-9A-Za-z_-]{1,%d}" % MAX_ALERT_ID_LENGTH)
+# alert_ids are looked up this many at a time, so that each request's URL stays far below common limits (8 KiB).
+IDS_PER_QUERY = 50
+ID_CHARS_PER_QUERY = 2000
 
 ALERT_QUERY_ARGUMENT_SPEC = {
+    "alert_ids": {"type": "list", "elements": "str"},
     "signature_id": {"type": "int"},
     "flow_id": {"type": "int"},
     "probe": {"type": "str"},
@@ -33,7 +41,7 @@ ALERT_QUERY_ARGUMENT_SPEC = {
     "page_size": {"type": "int", "default": 100},
 }
 # The options that select alerts (limit and page_size only shape the reading).
-ALERT_FILTER_OPTIONS = ("signature_id", "flow_id", "probe", "qfilter", "since", "from", "to")
+ALERT_FILTER_OPTIONS = ("alert_ids", "signature_id", "flow_id", "probe", "qfilter", "since", "from", "to")
 
 
 def lucene_quote(value):
@@ -129,6 +137,71 @@ def alert_query_params(signature_id=None, flow_id=None, probe=None, qfilter=None
     start, end = time_window(since, from_time, to_time, now)
     params = {"qfilter": " AND ".join(clauses) or None, "from_date": start, "to_date": end}
     return {key: value for key, value in params.items() if value is not None}
+
+
+def check_alert_id(value, what="alert id"):
+    """``value`` if it is an SCS alert id (a full match of ALERT_ID_RE), else a ScsConfigError naming ``what``."""
+    if not isinstance(value, str) or not ALERT_ID_RE.fullmatch(value):
+        raise ScsConfigError("%s must be an SCS alert _id (1 to %d letters, digits, _ and -), got %.80r."
+                             % (what, MAX_ALERT_ID_LENGTH, value))
+    return value
+
+
+def id_batches(ids, per_query=IDS_PER_QUERY, chars=ID_CHARS_PER_QUERY):
+    """Split ``ids`` into lists of at most ``per_query`` ids and about ``chars`` characters each."""
+    batches, batch, size = [], [], 0
+    for alert_id in ids:
+        if batch and (len(batch) == per_query or size + len(alert_id) > chars):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(alert_id)
+        size += len(alert_id) + 6  # quotes and " OR "
+    return batches + [batch] if batch else batches
+
+
+def alert_queries(options, now=None):
+    """The alerts_tail parameters for a module's query options (ALERT_QUERY_ARGUMENT_SPEC): one set, or one per batch
+    of ``alert_ids`` (none for an empty list). An id names one alert, so without since or from ids are looked up over
+    all of time rather than SCS's default 30 days."""
+    ids = options.get("alert_ids")
+    from_time = options.get("from")
+    if ids is not None:
+        ids = list(dict.fromkeys(check_alert_id(alert_id, "Each of alert_ids") for alert_id in ids))
+        if options.get("since") is None and from_time is None:
+            from_time = "0"
+    base = alert_query_params(signature_id=options.get("signature_id"), flow_id=options.get("flow_id"),
+                              probe=options.get("probe"), qfilter=options.get("qfilter"), since=options.get("since"),
+                              from_time=from_time, to_time=options.get("to"), now=now)
+    if ids is None:
+        return [base]
+    queries = []
+    for batch in id_batches(ids):
+        clause = "_id:(%s)" % " OR ".join(lucene_quote(alert_id) for alert_id in batch)
+        queries.append(dict(base, qfilter=" AND ".join(part for part in (base.get("qfilter"), clause) if part)))
+    return queries
+
+
+def query_alerts(client, options, now=None):
+    """Run a module's query options; return ``(alerts, total, truncated, not_found)``, where ``not_found`` lists the
+    ``alert_ids`` SCS returned no alert for."""
+    queries = alert_queries(options, now)
+    page_size, limit = options.get("page_size", 100), options.get("limit")
+    if options.get("alert_ids") is None:
+        alerts, total, truncated = find_alerts(client, queries[0], page_size=page_size, limit=limit)
+        return alerts, total, truncated, []
+    alerts, total = [], 0
+    for query in queries:
+        # Each batch matches at most about as many alerts as it names ids, so no limit is needed to read it whole.
+        found, count, _truncated = find_alerts(client, query, page_size=page_size)
+        alerts += found
+        total += count
+    if len(queries) > 1:
+        # Newest first across batches, as within one; SCS writes @timestamp in one UTC ISO 8601 form.
+        alerts.sort(key=lambda alert: str(alert.get("@timestamp", "")), reverse=True)
+    returned = {alert.get("_id") for alert in alerts}
+    not_found = [alert_id for alert_id in dict.fromkeys(options["alert_ids"]) if alert_id not in returned]
+    truncated = limit is not None and len(alerts) > limit
+    return (alerts[:limit] if limit is not None else alerts), total, truncated, not_found
 
 
 def normalize_alert(doc):

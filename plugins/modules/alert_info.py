@@ -12,7 +12,8 @@ short_description: Find alerts on a Stamus Central Server
 version_added: 1.0.0
 description:
   - Queries the alerts of a Stamus Central Server (SCS) through its C(alerts_tail) REST endpoint and returns them.
-  - Filters by signature, flow, probe, a Lucene O(qfilter) and a time window; all filters are combined with C(AND).
+  - Filters by alert id, signature, flow, probe, a Lucene O(qfilter) and a time window; all filters are combined with
+    C(AND).
   - Pages through the results and stops with a clear message when a query needs more than the 10,000 results SCS can
     page through.
   - The alerts returned carry C(_id) and C(host), which the pcap modules of this collection need.
@@ -68,6 +69,13 @@ EXAMPLES = r"""
         query: "[].{id: _id, probe: host, flow: flow_id}"
       register: http_alerts
 
+- name: Read two alerts again by id, over all of time; ids SCS does not know are listed in not_found
+  stamus.scs.alert_info:
+    alert_ids:
+      - Xk3aQ4kBWK2kIefhuEoN
+      - Yq1bR5kBWK2kIefhvFpX
+  register: by_id
+
 - name: Show what was found
   ansible.builtin.debug:
     msg: "{{ recent.count }} alerts, first on {{ recent.alerts[0].host | default('none') }}"
@@ -116,6 +124,14 @@ truncated:
   returned: success
   type: bool
   sample: false
+not_found:
+  description:
+    - The ids of O(alert_ids) that SCS returned no alert for (with the other filters and in the time window).
+    - Empty without O(alert_ids).
+  returned: success
+  type: list
+  elements: str
+  sample: [Yq1bR5kBWK2kIefhvFpX]
 query_result:
   description: The result of the JMESPath O(query) applied to RV(alerts).
   returned: when O(query) is set
@@ -126,11 +142,7 @@ query_result:
       flow: 2077942411095108
 """
 
-from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
-    ALERT_QUERY_ARGUMENT_SPEC,
-    alert_query_params,
-    find_alerts,
-)
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_QUERY_ARGUMENT_SPEC, query_alerts
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._jmespath import compile_query
@@ -148,12 +160,9 @@ def main():
     params = module.params
     try:
         query = compile_query(params["query"]) if params["query"] else None
-        query_params = alert_query_params(
-            signature_id=params["signature_id"], flow_id=params["flow_id"], probe=params["probe"],
-            qfilter=params["qfilter"], since=params["since"], from_time=params["from"], to_time=params["to"])
-        alerts, total, truncated = find_alerts(module.client, query_params, page_size=params["page_size"],
-                                               limit=params["limit"])
-        result = {"changed": False, "alerts": alerts, "count": len(alerts), "total": total, "truncated": truncated}
+        alerts, total, truncated, not_found = query_alerts(module.client, params)
+        result = {"changed": False, "alerts": alerts, "count": len(alerts), "total": total, "truncated": truncated,
+                  "not_found": not_found}
         if query is not None:
             result["query_result"] = query.search(alerts)
     except ScsError as err:

@@ -39,8 +39,10 @@ options:
     description:
       - Alerts to fetch, as returned by M(stamus.scs.alert_info) (each needs C(_id), C(host) and C(flow_id)).
       - Raw Elasticsearch hits with C(_source) are accepted too.
-      - Mutually exclusive with the query options (O(signature_id), O(flow_id), O(probe), O(qfilter), O(since),
-        O(from), O(to)), which select alerts exactly as M(stamus.scs.alert_info) does.
+      - Mutually exclusive with the query options (O(alert_ids), O(signature_id), O(flow_id), O(probe), O(qfilter),
+        O(since), O(from), O(to)), which select alerts exactly as M(stamus.scs.alert_info) does.
+      - Prefer O(alert_ids) when the alerts come from elsewhere (an event, a ticket), so that the module reads each
+        alert from SCS itself instead of trusting a copy.
     type: list
     elements: dict
   dest:
@@ -86,7 +88,8 @@ options:
     default: warn
   fail_on:
     description:
-      - V(any) fails the task when any alert failed (outcome C(failed), or C(no_packets) with O(on_empty=fail)).
+      - V(any) fails the task when any alert failed (outcome C(failed), or C(no_packets) with O(on_empty=fail)), or
+        when ids of O(alert_ids) were not found (RV(not_found)), once the alerts found are fetched.
       - V(none) never fails for per-alert outcomes; check RV(summary).
       - A refused token or a missing permission fails the task in either case.
     type: str
@@ -133,6 +136,13 @@ EXAMPLES = r"""
       case: INC-4211
       requested_by: "{{ lookup('ansible.builtin.env', 'USER') }}"
   register: pull
+
+- name: The alert of an incident ticket, read from SCS by id (over all of time) on the probe and flow given
+  stamus.scs.alert_pcap:
+    alert_ids: [Xk3aQ4kBWK2kIefhuEoN]
+    probe: probe-01
+    flow_id: 2077942411095108
+    dest: /srv/evidence/INC-4211
 
 - name: Alerts found earlier, keeping going when some fail
   stamus.scs.alert_pcap:
@@ -197,6 +207,12 @@ results:
       description: Whether packets of the alert's 5-tuple are in the pcap.
       type: bool
       sample: true
+not_found:
+  description: The ids of O(alert_ids) that SCS returned no alert for; empty without O(alert_ids).
+  returned: always
+  type: list
+  elements: str
+  sample: []
 summary:
   description: How many alerts ended in each outcome, and how many alerts and flows there were.
   returned: always
@@ -221,8 +237,7 @@ from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VER
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
     ALERT_FILTER_OPTIONS,
     ALERT_QUERY_ARGUMENT_SPEC,
-    alert_query_params,
-    find_alerts,
+    query_alerts,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._batch import EvidenceRun
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
@@ -231,15 +246,16 @@ from ansible_collections.stamus.scs.plugins.module_utils._evidence import plan_f
 from ansible_collections.stamus.scs.plugins.module_utils._files import check_within, directory_lock, parse_mode, prepare_directory
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
+MAX_LISTED = 10
+
 
 def resolve_alerts(module):
+    """The alerts to fetch and the ids of O(alert_ids) that SCS does not know."""
     params = module.params
     if params["alerts"] is not None:
-        return params["alerts"]
-    query = alert_query_params(signature_id=params["signature_id"], flow_id=params["flow_id"], probe=params["probe"],
-                               qfilter=params["qfilter"], since=params["since"], from_time=params["from"],
-                               to_time=params["to"])
-    return find_alerts(module.client, query, page_size=params["page_size"], limit=params["limit"])[0]
+        return params["alerts"], []
+    alerts, _total, _truncated, not_found = query_alerts(module.client, params)
+    return alerts, not_found
 
 
 def custody_context(module):
@@ -300,9 +316,9 @@ def main():
             raise ScsConfigError("Give either alerts or query options (%s), not both." % ", ".join(ALERT_FILTER_OPTIONS))
         mode = parse_mode(params["mode"])
         check_within(params["dest"], params["dest_root"])
-        alerts = resolve_alerts(module)
+        alerts, not_found = resolve_alerts(module)
         if module.check_mode:
-            module.exit_json(**check_mode_report(alerts, params["dest"]))
+            module.exit_json(not_found=not_found, **check_mode_report(alerts, params["dest"]))
         prepare_directory(params["dest"], mode)
         run = EvidenceRun(module.new_client, params["dest"], force=params["force"], on_empty=params["on_empty"],
                           mode=mode, workers=params["workers"], context=custody_context(module))
@@ -313,10 +329,17 @@ def main():
     if params["on_empty"] == "warn" and result["summary"]["no_packets"]:
         module.warn("%d alert(s) had no packets in the probe's pcap store (header-only pcap); see results."
                     % result["summary"]["no_packets"])
+    result["not_found"] = not_found
+    problems = []
     failed = failures(result, params["on_empty"])
-    if failed and params["fail_on"] == "any":
-        module.fail_json(msg="%d of %d alert(s) could not be fetched: %s Set fail_on=none to accept partial results."
-                         % (failed, len(result["results"]), first_failure(result)), **result)
+    if failed:
+        problems.append("%d of %d alert(s) could not be fetched: %s" % (failed, len(result["results"]), first_failure(result)))
+    if not_found:
+        problems.append("%d of the alert_ids were not found on SCS: %s%s. Check the ids, the other filters and the time "
+                        "window (since, from, to)." % (len(not_found), ", ".join(not_found[:MAX_LISTED]),
+                                                       ", ..." if len(not_found) > MAX_LISTED else ""))
+    if problems and params["fail_on"] == "any":
+        module.fail_json(msg="%s Set fail_on=none to accept partial results." % " ".join(problems), **result)
     module.exit_json(**result)
 
 

@@ -1,7 +1,10 @@
 import pytest
 
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
+    alert_queries,
     alert_query_params,
+    check_alert_id,
+    id_batches,
     lucene_quote,
     normalize_alert,
     parse_since,
@@ -98,3 +101,35 @@ def test_qfilter_cannot_escape_its_parentheses(qfilter):
 @pytest.mark.parametrize("qfilter", ['(a OR b) AND NOT c', 'sig:"weird ) value"', "path:a\\)b", "[1 TO 5]"])
 def test_balanced_qfilters_pass(qfilter):
     assert alert_query_params(qfilter=qfilter)["qfilter"] == "(%s)" % qfilter
+
+
+def test_alert_ids_become_one_quoted_id_clause_over_all_of_time():
+    queries = alert_queries({"alert_ids": ["-lead", "b_2", "-lead"], "probe": "probe-01", "flow_id": 7}, now=NOW)
+    # A leading "-" would be Lucene's NOT: every id is quoted. Duplicates are asked once.
+    assert queries == [{"qfilter": 'flow_id:7 AND host:"probe-01" AND _id:("-lead" OR "b_2")', "from_date": 0}]
+    assert alert_queries({"alert_ids": ["a"], "since": "1h"}, now=NOW)[0]["from_date"] == (NOW - 3600) * 1000
+    assert alert_queries({"alert_ids": []}, now=NOW) == []
+    assert alert_queries({"signature_id": 3}, now=NOW) == [{"qfilter": "alert.signature_id:3"}]
+
+
+def test_long_id_lists_are_batched():
+    ids = ["id%04d" % number for number in range(120)]
+    batches = id_batches(ids)
+    assert [len(batch) for batch in batches] == [50, 50, 20] and sum(batches, []) == ids
+    long_ids = ["x" * 250] * 20
+    assert all(sum(len(alert_id) for alert_id in batch) <= 2000 for batch in id_batches(long_ids))
+    assert len(alert_queries({"alert_ids": ids}, now=NOW)) == 3
+
+
+@pytest.mark.parametrize("value", ["", "a b", "a/b", "x" * 251, "{{ lookup('pipe', 'id') }}", "abc\n", 12, None,
+                                   "a\u00e9"])
+def test_alert_ids_are_checked_by_full_match(value):
+    with pytest.raises(ScsConfigError, match="alert_ids must be an SCS alert _id"):
+        alert_queries({"alert_ids": ["good", value]})
+    with pytest.raises(ScsConfigError):
+        check_alert_id(value)
+
+
+def test_good_alert_ids_pass():
+    for value in ("Xk3aQ4kBWK2kIefhuEoN", "-", "_", "x" * 250):
+        assert check_alert_id(value) == value

@@ -1,4 +1,6 @@
 import json
+import re
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -77,3 +79,32 @@ def test_connection_options_come_from_the_environment(fake_server, capsys, monke
     assert info.value.code == 0
     assert fake_server.calls[0].url.startswith("https://env-scs.example.net/rest/rules/es/alerts_tail/")
     assert fake_server.calls[0].headers["Authorization"] == "Token " + TOKEN
+
+
+def test_alert_ids_are_read_in_batches_newest_first_with_not_found(fake_server, capsys):
+    """120 ids: three requests (50, 50, 20 ids) over all of time; the results merged newest first, limit applied after,
+    and the ids SCS did not return listed."""
+    known = {"id%03d" % number: "2026-05-02T10:%02d:00.000Z" % (number % 60) for number in range(0, 120, 2)}
+
+    def answer(request):
+        query = parse_qs(urlparse(request.url).query)
+        asked = re.findall(r'"([^"]+)"', query["qfilter"][0])
+        assert query["from_date"] == ["0"] and len(asked) <= 50
+        results = [{"_id": alert_id, "@timestamp": known[alert_id]} for alert_id in asked if alert_id in known]
+        return 200, json.dumps(page(results)).encode(), {"Content-Type": "application/json"}
+
+    fake_server.add("GET", ALERTS, handler=answer)
+    ids = ["id%03d" % number for number in range(120)]
+    code, result = run(capsys, alert_ids=ids, limit=100)
+    assert code == 0 and len(fake_server.calls) == 3
+    assert result["not_found"] == ids[1::2]
+    assert result["total"] == 60 and result["count"] == 60 and result["truncated"] is False
+    stamps = [alert["@timestamp"] for alert in result["alerts"]]
+    assert stamps == sorted(stamps, reverse=True)
+    code, result = run(capsys, alert_ids=ids, limit=10)
+    assert result["count"] == 10 and result["truncated"] is True and len(result["not_found"]) == 60
+
+
+def test_bad_alert_id_fails_before_any_call(fake_server, capsys):
+    code, result = run(capsys, alert_ids=["ok", "{{ lookup('pipe', 'id') }}"])
+    assert code == 1 and "alert_ids must be an SCS alert _id" in result["msg"] and not fake_server.calls

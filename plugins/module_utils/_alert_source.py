@@ -16,7 +16,7 @@ import time
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.stamus.scs.plugins.module_utils._alert_poller import AlertPoller, alert_filter
-from ansible_collections.stamus.scs.plugins.module_utils._alerts import parse_since
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_ID_RE, MAX_FLOW_ID, parse_since
 from ansible_collections.stamus.scs.plugins.module_utils._connection import client_from_options, connection_argument_spec
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsAuthenticationError,
@@ -26,6 +26,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsProtocolError,
     ScsValidationError,
 )
+from ansible_collections.stamus.scs.plugins.module_utils._evidence import SAFE_DIRNAME_RE
 from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks
 
 LOG = logging.getLogger("stamus.scs.alerts")
@@ -42,6 +43,8 @@ SOURCE_OPTIONS = {
     "max_backoff": {"type": "float", "default": 300.0},
     "state_file": {"type": "path"},
 }
+# A probe name becomes a directory name.
+MAX_PROBE_NAME_LENGTH = 255
 # Added by ansible-rulebook itself, not by the user.
 RULEBOOK_ARGS = frozenset(("eda_feedback_queue",))
 # Errors that retrying cannot fix: at the start they stop the source with their message.
@@ -100,6 +103,29 @@ def source_settings(args, environ):
         raise ScsConfigError("state_file %s: its directory does not exist or is not writable; create it or choose "
                              "another path." % settings["state_file"])
     return settings
+
+
+def alert_ref(alert):
+    """``{"alert_id", "probe", "flow_id"}`` of an alert when all three are safe, else None.
+
+    Playbooks receive events as extra variables, which Ansible renders as templates: only values that cannot hold
+    template syntax may reach them. Each one full-matches a strict pattern: the alert id SCS's id alphabet, the probe
+    the directory-name pattern of the evidence files, the flow id a 64-bit unsigned integer.
+    """
+    alert_id, probe, flow_id = alert.get("_id"), alert.get("host"), alert.get("flow_id")
+    if not (isinstance(alert_id, str) and ALERT_ID_RE.fullmatch(alert_id)):
+        return None
+    if not (isinstance(probe, str) and len(probe) <= MAX_PROBE_NAME_LENGTH and SAFE_DIRNAME_RE.fullmatch(probe)):
+        return None
+    if isinstance(flow_id, bool) or not isinstance(flow_id, int) or not 0 <= flow_id <= MAX_FLOW_ID:
+        return None
+    return {"alert_id": alert_id, "probe": probe, "flow_id": flow_id}
+
+
+def quoted(value, length=80):
+    """``repr(value)``, shortened: no control character nor template reaches a log as is."""
+    text = repr(value)
+    return text if len(text) <= length else text[:length - 3] + "..."
 
 
 def backoff_delay(failures, base, cap):
@@ -168,7 +194,18 @@ class AlertSource:  # pylint: disable=too-many-instance-attributes
         if self._priming:
             self._priming = more  # the alerts already on SCS when the source starts are read, never emitted
             return [], 0 if more else self.interval
-        return [{"stamus_alert": alert} for alert in alerts], 0 if more else self.interval
+        return [self.event(alert) for alert in alerts], 0 if more else self.interval
+
+    def event(self, alert):
+        """The event of an alert: the alert itself for rule conditions, and its safe reference for playbooks."""
+        ref = alert_ref(alert)
+        if ref is None:
+            self.log.warning("Alert %s has no safe reference (host %s, flow_id %s): its event has no stamus_ref, so "
+                             "stamus.scs.pcap_on_alert does not fetch its pcap. Alert ids must match %s, probe names %s, "
+                             "flow ids be whole numbers below 2^64.", quoted(alert.get("_id")), quoted(alert.get("host")),
+                             quoted(alert.get("flow_id")), ALERT_ID_RE.pattern, SAFE_DIRNAME_RE.pattern)
+            return {"stamus_alert": alert}
+        return {"stamus_alert": alert, "stamus_ref": ref}
 
     def _failed(self, err):
         self.failures += 1

@@ -114,11 +114,44 @@ def test_evidence_playbook_refuses_to_run_without_an_event(tmp_path):
     assert not (tmp_path / "evidence").exists() and TOKEN_MARKER not in proc.stdout + proc.stderr
 
 
+def run_evidence_playbook(tmp_path, extra_vars, env):
+    """ansible-playbook stamus.scs.pcap_for_event with ``extra_vars`` from a file, as ansible-rulebook passes them."""
+    (tmp_path / "extravars.json").write_text(json.dumps(extra_vars))
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "stamus.scs.pcap_for_event", "-e", "@extravars.json"],
+                          cwd=tmp_path, env=ansible_env(env), capture_output=True, text=True, timeout=120, check=False)
+    assert TOKEN_MARKER not in proc.stdout + proc.stderr
+    return proc
+
+
 def test_evidence_playbook_refuses_a_relative_dest(tmp_path):
-    event = {"ansible_eda": {"event": {"stamus_alert": {"_id": "a1", "host": "probe-01", "flow_id": 1}}}, "dest": "evidence"}
-    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "stamus.scs.pcap_for_event", "-e", json.dumps(event)],
-                          cwd=tmp_path, env=ansible_env({"SCS_URL": "https://scs.invalid", "SCS_TOKEN": TOKEN_MARKER}),
-                          capture_output=True, text=True, timeout=120, check=False)
+    event = {"stamus_alert": {"_id": "a1"}, "stamus_ref": {"alert_id": "a1", "probe": "probe-01", "flow_id": 1}}
+    proc = run_evidence_playbook(tmp_path, {"ansible_eda": {"event": event}, "dest": "evidence"},
+                                 {"SCS_URL": "https://scs.invalid", "SCS_TOKEN": TOKEN_MARKER})
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "dest must be an absolute path" in proc.stdout
     assert not (tmp_path / "evidence").exists()
+
+
+@pytest.mark.parametrize("ref", [{"alert_id": "a1", "probe": "../etc", "flow_id": 1},
+                                 {"alert_id": "a/1", "probe": "probe-01", "flow_id": 1},
+                                 {"alert_id": "a1", "probe": "probe-01", "flow_id": -1},
+                                 {"alert_id": "a1", "probe": "probe-01", "flow_id": "1"},
+                                 {"alert_id": "a1", "probe": "probe-01"}])
+def test_evidence_playbook_refuses_an_unsafe_reference(tmp_path, ref):
+    proc = run_evidence_playbook(tmp_path, {"ansible_eda": {"event": {"stamus_ref": ref}}, "dest": str(tmp_path / "ev")},
+                                 {"SCS_URL": "https://scs.invalid", "SCS_TOKEN": TOKEN_MARKER})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "is not one the source stamus.scs.alerts makes" in proc.stdout
+    assert not (tmp_path / "ev").exists()
+
+
+def test_evidence_playbook_fails_clearly_when_scs_does_not_know_the_alert(emulator, tmp_path):
+    known = emulator.alerts()[0]
+    evidence = tmp_path / "evidence"
+    for ref in ({"alert_id": "NoSuchAlert0000000000", "probe": known["host"], "flow_id": known["flow_id"]},
+                {"alert_id": known["_id"], "probe": known["host"], "flow_id": known["flow_id"] + 1}):
+        proc = run_evidence_playbook(tmp_path, {"ansible_eda": {"event": {"stamus_ref": ref}}, "dest": str(evidence)},
+                                     emulator.env())
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "1 of the alert_ids were not found on SCS: %s." % ref["alert_id"] in proc.stdout
+        assert not manifests(evidence)

@@ -1,9 +1,10 @@
 """The real ansible-rulebook runs the stamus.scs.pcap_on_alert_controller rulebook (source stamus.scs.alerts, action
 run_job_template) against the HTTPS emulator and a fake AWX controller (fake_controller.py) that, like AWX, runs the
 job template's playbook, a project playbook importing stamus.scs.pcap_for_event, with the launch's extra variables and
-the SCS credential's environment. A new severity 1 alert launches exactly one job, of the right template, which leaves
-a verified pcap and custody manifest; an alert of another severity launches nothing; neither token shows in
-ansible-rulebook's output. A template that does not prompt for variables gets no event, and its job fails."""
+the SCS credential's environment. A new severity 1 alert launches exactly one job, of the right template, with only the
+alert's reference (never the event), which leaves a verified pcap and custody manifest; an alert of another severity
+launches nothing; neither token shows in ansible-rulebook's output. A template that does not prompt for variables gets
+no reference, and its job fails."""
 
 import dataclasses
 import hashlib
@@ -12,6 +13,7 @@ import os
 import pathlib
 import re
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -37,14 +39,20 @@ def emulator():
 
 
 def job_runner(emulator, project):
-    """What AWX does for a launch: ansible-playbook on the project playbook, the launch's extra variables as JSON,
-    the environment the Stamus Central Server credential injects."""
+    """What AWX does for a launch: ansible-playbook on the project playbook, the launch's extra variables in a file
+    given with -e @file (so Ansible treats them as templates, as under AWX), the environment the Stamus Central Server
+    credential injects."""
     (project / "pcap_for_event.yml").write_text(yaml.safe_dump(PROJECT_PLAYBOOK, sort_keys=False))
 
     def run_job(_template, extra_vars):
-        proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "pcap_for_event.yml", "-e", json.dumps(extra_vars)],
-                              cwd=project, env=ansible_env(emulator.env()), capture_output=True, text=True,
-                              timeout=DEADLINE, check=False)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", dir=project, delete=False) as handle:
+            json.dump(extra_vars, handle)
+        try:
+            proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "pcap_for_event.yml", "-e", "@" + handle.name],
+                                  cwd=project, env=ansible_env(emulator.env()), capture_output=True, text=True,
+                                  timeout=DEADLINE, check=False)
+        finally:
+            os.unlink(handle.name)
         return proc.returncode, proc.stdout + proc.stderr
 
     return run_job
@@ -63,9 +71,10 @@ class RulebookRun:  # pylint: disable=too-many-instance-attributes
     done: float
 
 
-def run_rulebook(emulator, tmp_path, templates):
+def run_rulebook(emulator, tmp_path, templates, wanted_fields=None):
     """Run the rulebook against the emulator and a FakeController holding ``templates``, add a severity 2 then a
-    severity 1 alert once the source is polling, and stop when ansible-rulebook has seen the launched job end."""
+    severity 1 alert (with ``wanted_fields`` merged in) once the source is polling, and stop when ansible-rulebook has
+    seen the launched job end."""
     evidence = tmp_path / "evidence"
     project = tmp_path / "project"
     project.mkdir()
@@ -89,7 +98,7 @@ def run_rulebook(emulator, tmp_path, templates):
             wait_for("two polls of alerts_tail", lambda: len(polls(emulator)) >= 2, proc, output)
             ready = time.monotonic()
             other = emulator.add_alerts(probe="probe-01", count=1, severity=2)[0]
-            wanted = emulator.add_alerts(probe="probe-02", count=1, severity=1)[0]
+            wanted = emulator.add_alerts(probe="probe-02", count=1, severity=1, fields=wanted_fields)[0]
             wait_for("ansible-rulebook to see the job end",
                      lambda: re.search(r"Job template '.*' (completed successfully|failed) \(job_id", output.read_text()),
                      proc, output)
@@ -119,10 +128,11 @@ def test_severity_1_alert_launches_the_job_template(emulator, tmp_path):
     launch = run.controller.launches[0]
     assert launch["template"]["name"] == TEMPLATE
     assert launch["template"]["summary_fields"]["organization"]["name"] == ORGANIZATION
-    eda = launch["extra_vars"]["ansible_eda"]
-    assert eda["event"]["stamus_alert"]["_id"] == run.wanted["_id"]
-    assert eda["rule"] == "Fetch the pcap of a severity 1 alert"
-    assert launch["extra_vars"]["dest"] == str(run.evidence)
+    eda = launch["extra_vars"]["scs_eda"]
+    assert launch["extra_vars"] == launch["body"]["extra_vars"] == {
+        "dest": str(run.evidence), "scs_eda": eda,
+        "scs_alert_ref": {"alert_id": run.wanted["_id"], "probe": "probe-02", "flow_id": run.wanted["flow_id"]}}
+    assert eda["rule"] == "Fetch the pcap of a severity 1 alert" and eda["event_uuid"]
     assert [job["status"] for job in run.jobs] == ["successful"], run.jobs[0]["result_stdout"] if run.jobs else run.jobs
     assert "Job template '%s' completed successfully (job_id: %d)" % (TEMPLATE, launch["job"]) in run.text
     assert {call["path"] for call in run.controller.calls} == {
@@ -136,8 +146,7 @@ def test_severity_1_alert_launches_the_job_template(emulator, tmp_path):
     expected = hashlib.sha256(emulator.expected_pcap(run.wanted["_id"])).hexdigest()
     assert hashlib.sha256(pcap.read_bytes()).hexdigest() == expected == manifest["pcap"]["sha256"]
     assert [alert["_id"] for alert in manifest["alerts"]] == [run.wanted["_id"]]
-    assert manifest["collected_by"]["custody"]["eda"]["rule"] == eda["rule"]
-    assert manifest["collected_by"]["custody"]["eda"]["event_uuid"] == eda["event"]["meta"]["uuid"]
+    assert manifest["collected_by"]["custody"]["eda"] == eda
     print("rulebook ready in %.1fs, job of the severity 1 alert done %.1fs after it was added" % (run.ready, run.done))
 
 
@@ -147,7 +156,7 @@ def test_template_without_prompt_on_launch_for_variables_fails_the_job(emulator,
     run = run_rulebook(emulator, tmp_path, [{"name": TEMPLATE, "organization": ORGANIZATION}])
     assert len(run.controller.launches) == 1, run.controller.launches
     launch = run.controller.launches[0]
-    assert launch["body"]["extra_vars"]["ansible_eda"]["event"]["stamus_alert"]["_id"] == run.wanted["_id"]
+    assert launch["body"]["extra_vars"]["scs_alert_ref"]["alert_id"] == run.wanted["_id"]
     assert launch["extra_vars"] == {}
     assert [job["status"] for job in run.jobs] == ["failed"]
     assert "run it from a rulebook such as stamus.scs.pcap_on_alert" in run.jobs[0]["result_stdout"]

@@ -10,9 +10,18 @@ DOCUMENTATION = r"""
 short_description: Emit an event for each new alert on Stamus Central Server
 description:
   - An ansible-rulebook event source that polls the SCS alerts API (C(alerts_tail)) and emits one event per new alert,
-    oldest first. The event's key C(stamus_alert) holds the alert document as SCS returns it, with its C(_id), so
-    rules test for example C(event.stamus_alert.alert.severity == 1) and playbooks get it as
-    C(ansible_eda.event.stamus_alert).
+    oldest first. The event's key C(stamus_alert) holds the alert document as SCS returns it, with its C(_id), for
+    rule conditions such as C(event.stamus_alert.alert.severity == 1).
+  - The key C(stamus_ref) holds what a playbook needs to fetch the alert's pcap, with the keys C(alert_id) (the
+    alert's C(_id) if it matches C([0-9A-Za-z_-]{1,250})), C(probe) (its C(host) if it is a safe directory name,
+    C([0-9A-Za-z_][0-9A-Za-z_.@+-]*) and at most 255 characters) and C(flow_id) (if it is a whole number below
+    2^64). When one of them does not pass, the event has no C(stamus_ref) and a warning names the alert.
+  - Alert fields come from network traffic (User-Agent, host names, URLs, TLS SNI, DNS names), chosen by whoever
+    sends traffic past a probe. ansible-rulebook hands a playbook its event as extra variables, which Ansible renders
+    as Jinja templates, so a playbook that reads C(ansible_eda.event.stamus_alert) (even through C(to_json)) runs any
+    template an attacker put in a field. Hand playbooks C(stamus_ref) values only and let them read the alert from
+    SCS, as the rulebook C(stamus.scs.pcap_on_alert) and the playbook C(stamus.scs.pcap_for_event) do
+    (M(stamus.scs.alert_pcap) with O(stamus.scs.alert_pcap#module:alert_ids)).
   - Each poll reads the alerts from the newest C(@timestamp) already read minus O(overlap), oldest first, page by page,
     and skips the C(_id)s it has already emitted. Alerts that reach the SCS index late, or that move across a page
     boundary while it pages, are therefore not missed, as long as they are late by less than O(overlap).
@@ -26,7 +35,9 @@ description:
     failure after the first successful poll (a token revoked later on included), is logged as a warning and polled
     again after a backoff that starts at O(interval) and doubles up to O(max_backoff). The source never exits on its
     own.
-  - The token is never logged; prefer the E(SCS_TOKEN) environment variable (an EDA credential) to an argument.
+  - The source never logs the token, but ansible-rulebook does when it is a source argument written in the rulebook,
+    since C(ansible-rulebook -vv) prints the ruleset with its source arguments. Use the E(SCS_TOKEN) environment
+    variable (an EDA credential) instead.
   - Connection options and environment variables are those of the collection's modules.
 version_added: 1.0.0
 author:
@@ -41,6 +52,7 @@ options:
   scs_token:
     description:
       - REST API token of an SCS user. If not set, the value of the E(SCS_TOKEN) environment variable is used.
+      - Prefer E(SCS_TOKEN): a token written here is printed by C(ansible-rulebook -vv).
     type: str
     required: true
   validate_certs:
@@ -141,8 +153,8 @@ EXAMPLES = r"""
         interval: 10
         state_file: /var/lib/eda/stamus-alerts.json
   rules:
-    - name: Fetch the pcap of each alert
-      condition: event.stamus_alert.alert.severity == 1
+    - name: Fetch the pcap of each alert (the playbook gets the event's stamus_ref and reads the alert from SCS)
+      condition: event.stamus_alert.alert.severity == 1 and event.stamus_ref is defined
       action:
         run_playbook:
           name: stamus.scs.pcap_for_event
@@ -197,7 +209,7 @@ except ImportError as _err:
 
 
 async def main(queue, args):
-    """Poll SCS forever; put one ``{"stamus_alert": alert}`` event per new alert on ``queue``."""
+    """Poll SCS forever; put one ``{"stamus_alert": alert, "stamus_ref": {...}}`` event per new alert on ``queue``."""
     source = AlertSource.from_args(args)
     while True:
         events, delay = await asyncio.to_thread(source.step)

@@ -31,6 +31,37 @@ def test_events_wrap_each_alert_and_the_next_step_waits_one_interval():
     assert source(scs).step() == ([{"stamus_alert": alerts[0]}, {"stamus_alert": alerts[1]}], 2.0)
 
 
+def test_events_carry_a_safe_reference_of_checked_scalars():
+    scs = FakeAlertsClient()
+    [alert] = scs.add(1, at=T0 + 1, host="probe-01.dmz@site+2", flow_id=2 ** 64 - 1)
+    alert["_id"] = "Xk3aQ4kB-WK2k_efhuEoN"
+    [event], _delay = source(scs).step()
+    assert event == {"stamus_alert": alert,
+                     "stamus_ref": {"alert_id": alert["_id"], "probe": "probe-01.dmz@site+2", "flow_id": 2 ** 64 - 1}}
+
+
+@pytest.mark.parametrize("field, value", [
+    ("_id", "{{ lookup('ansible.builtin.pipe', 'id') }}"), ("_id", "a" * 251), ("_id", "abc\n"), ("_id", "a.b"),
+    ("host", "{{ x }}"), ("host", "{% set y = 1 %}"), ("host", ".hidden"), ("host", "probe-01\n"), ("host", "a/b"),
+    ("host", "p" * 256), ("host", None), ("host", 7),
+    ("flow_id", -1), ("flow_id", 2 ** 64), ("flow_id", "12"), ("flow_id", True), ("flow_id", 1.5), ("flow_id", None),
+])
+def test_an_alert_without_a_safe_reference_is_emitted_without_one_and_logged_quoted(field, value, caplog):
+    scs = FakeAlertsClient()
+    [alert] = scs.add(1, at=T0 + 1, host="probe-01", flow_id=5)
+    good_id = alert["_id"]
+    alert[field] = value
+    if field == "_id":
+        scs.docs[0] = alert  # the poller keys on _id: keep the doc the same object
+    with caplog.at_level(logging.WARNING, logger=LOG.name):
+        events, _delay = source(scs).step()
+    assert events == [{"stamus_alert": alert}]
+    [record] = [record for record in caplog.records if "has no safe reference" in record.getMessage()]
+    message = record.getMessage()
+    assert repr(value)[:40] in message and "\n" not in message  # quoted: a newline shows as \\n
+    assert (good_id if field != "_id" else repr(value)[:40]) in message
+
+
 def test_priming_reads_the_alerts_already_on_scs_without_emitting_them():
     scs = FakeAlertsClient(window=4)
     scs.add(3, at=T0 + 1)

@@ -22,7 +22,10 @@ options:
       - REST API token of an SCS user, sent in the C(Authorization) header as C(Token <token>).
       - Create one in the SCS web interface under the user's account settings.
       - If not set, the value of the E(SCS_TOKEN) environment variable is used.
-      - The token is never logged, returned or shown in error messages.
+      - The token is never logged, returned or shown in error messages by the collection.
+      - Prefer E(SCS_TOKEN) (or a credential) to this option on the command line. When an ad-hoc task such as
+        C(ansible localhost -m stamus.scs.alert_info -a scs_token=...) fails, Ansible shows the task's arguments,
+        the token included, in its own error context.
     type: str
     required: true
   validate_certs:

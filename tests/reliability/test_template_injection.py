@@ -43,9 +43,14 @@ def payloads(tmp_path):
     return Payloads(markers)
 
 
+def plain_alerts(emulator):
+    """The emulator's alerts without payloads: the samples of the fields to poison, the same whatever ran before."""
+    return [alert for alert in emulator.alerts() if not payload_strings(alert)]
+
+
 def add_hostile_alert(emulator, payloads, probe="probe-02", **overrides):
     """One severity 1 alert with a payload in every string field but CHAIN_FIELDS (and in ``overrides``)."""
-    fields = dict(hostile_fields(emulator.alerts(), payloads), **overrides)
+    fields = dict(hostile_fields(plain_alerts(emulator), payloads), **overrides)
     alert = emulator.add_alerts(probe=probe, count=1, severity=1, fields=fields)[0]
     assert alert["alert"]["severity"] == 1 and alert["capture_file"]
     assert not clean_strings(alert), "strings without a payload: %s" % clean_strings(alert)
@@ -134,15 +139,15 @@ def test_rulebook_runs_no_payload_and_fetches_the_pcap(emu, payloads, tmp_path, 
     for alert, what in ((bad_id, "_id"), (bad_host, "host")):
         assert alert["_id"] in text or repr(alert["_id"])[:40] in text, "the event reached the rules"
         ledger.record(CATEGORY, "the alert's %s is a pipe-lookup payload" % what, "stamus.scs.alerts event source",
-                      "clear error", "warning \"has no safe reference\" naming it with %%r; no stamus_ref, no playbook "
-                      "run, nothing fetched, nothing ran")
+                      "clear error", "warning \"has no safe reference\" quoting its _id and host (repr); no stamus_ref, "
+                      "no playbook run, nothing fetched, nothing ran")
 
 
 def test_controller_rulebook_sends_the_reference_only(emu, payloads, tmp_path, ledger):
     """ansible-rulebook with pcap_on_alert_controller and a fake AWX that runs the job's playbook with the launch's
     extra variables from a file (-e @file), as AWX does."""
     run = run_rulebook(emu, tmp_path, [{"name": TEMPLATE, "organization": ORGANIZATION, "ask_variables_on_launch": True}],
-                       wanted_fields=hostile_fields(emu.alerts(), payloads))
+                       wanted_fields=hostile_fields(plain_alerts(emu), payloads))
     assert not payloads.fired(), "payloads ran: %s" % payloads.fired()
     ledger.checked("no code executed from data")
     [launch] = run.controller.launches
@@ -177,7 +182,7 @@ def hostile(data_emu, tmp_path_factory):
     """Two fetchable hostile alerts on probe-01 and one on probe-02 whose capture_file is a payload (so SCS's error
     message carries it), all of signature SIGNATURE."""
     payloads = Payloads(tmp_path_factory.mktemp("markers"), tag="d")
-    fields = hostile_fields(data_emu.alerts(), payloads)
+    fields = hostile_fields(plain_alerts(data_emu), payloads)
     fields["alert"]["signature_id"] = SIGNATURE
     alerts = data_emu.add_alerts(probe="probe-01", count=2, severity=1, fields=fields)
     rotated = data_emu.add_alerts(probe="probe-02", count=1, severity=1,

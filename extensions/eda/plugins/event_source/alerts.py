@@ -17,6 +17,8 @@ description:
     and skips the C(_id)s it has already emitted. Alerts that reach the SCS index late, or that move across a page
     boundary while it pages, are therefore not missed, as long as they are late by less than O(overlap).
   - A poll that reaches the 10,000 results SCS can page through emits what it read and polls again at once from there.
+  - Results that are not alert objects (for example a C(null) in the page) and alerts without C(_id) or with an
+    unreadable C(@timestamp) are skipped with a warning; they never stop the source.
   - Delivery is B(at least once). An alert can be emitted twice when the source restarts without O(state_file), when
     more than O(max_seen) alerts fall in one O(overlap), or when the source stops between queueing events and writing
     O(state_file). M(stamus.scs.alert_pcap) is idempotent, so a repeated alert costs one check of the pcap on disk.
@@ -118,6 +120,17 @@ options:
       - Longest wait, in seconds, between polls after errors.
     type: float
     default: 300
+  max_clock_skew:
+    description:
+      - Seconds an alert's C(@timestamp) may be ahead of the clock of the host running the source.
+      - An alert dated later than that (a probe with a wrong clock, or a server that returns bogus dates) is still
+        emitted, once, with a warning, but the source's position (the newest C(@timestamp) read, kept in
+        O(state_file)) never moves past this host's clock plus O(max_clock_skew). Without this cap a single alert
+        dated 2099 would make every later alert look old, and none would be emitted again.
+      - A future-dated alert shortens the O(overlap) that catches late alerts by up to this value, so keep it well
+        below O(overlap). A saved position past this cap is moved back at the start, with a warning.
+    type: float
+    default: 30
   state_file:
     description:
       - File where the source keeps its position (the newest C(@timestamp) read and the recent ids), written

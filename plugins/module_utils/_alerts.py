@@ -17,7 +17,7 @@ ALERTS_PATH = "rules/es/alerts_tail/"
 MAX_SIGNATURE_ID = 2 ** 32 - 1
 MAX_FLOW_ID = 2 ** 64 - 1
 SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-SINCE_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+SINCE_RE = re.compile(r"\s*(\d+)\s*([smhdw])\s*")  # whole string: fullmatch
 # Epoch values above this are taken as milliseconds (1e11 seconds is the year 5138).
 EPOCH_MS_THRESHOLD = 10 ** 11
 
@@ -74,7 +74,7 @@ def checked_int(name, value, maximum):
 
 def parse_since(value):
     """``24h`` -> 86400 seconds."""
-    match = SINCE_RE.match(str(value))
+    match = SINCE_RE.fullmatch(str(value))
     if not match or int(match.group(1)) == 0:
         raise ScsConfigError("since must be a positive duration such as 30m, 24h or 7d (got %r)." % (value,))
     return int(match.group(1)) * SINCE_UNITS[match.group(2)]
@@ -83,7 +83,7 @@ def parse_since(value):
 def parse_time(name, value):
     """ISO 8601 (naive means UTC) or epoch seconds/milliseconds -> epoch milliseconds."""
     text = str(value).strip()
-    if re.match(r"^\d+(\.\d+)?$", text):
+    if re.fullmatch(r"\d+(\.\d+)?", text):
         number = float(text)
         return int(number if number >= EPOCH_MS_THRESHOLD else number * 1000)
     try:

@@ -122,7 +122,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._pcap import check_file
 from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError, summarize_pcap
 
 DEFAULT_MODE = 0o640
-SYMBOLIC_MODE_RE = re.compile(r"^[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*$")
+SYMBOLIC_MODE_RE = re.compile(r"[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*")  # fullmatch
 
 
 def target_path(dest, filename, root):
@@ -146,7 +146,7 @@ def initial_mode(value):
         return value  # YAML already read an unquoted 0640 as octal
     if str(value).isdigit():
         return parse_mode(value)
-    if not SYMBOLIC_MODE_RE.match(str(value)):
+    if not SYMBOLIC_MODE_RE.fullmatch(str(value)):
         raise ScsConfigError("mode must be octal such as '0640' or symbolic such as 'u=rw,g=r,o=' (got %r)." % (value,))
     return DEFAULT_MODE
 

@@ -12,6 +12,7 @@ import re
 import time
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsProtocolError
+from ansible_collections.stamus.scs.plugins.module_utils._lucene import check_query
 
 ALERTS_PATH = "rules/es/alerts_tail/"
 MAX_SIGNATURE_ID = 2 ** 32 - 1
@@ -42,26 +43,9 @@ def lucene_quote(value):
 
 
 def check_qfilter(qfilter):
-    """Refuse a qfilter whose parentheses or quotes do not balance: it could escape the parentheses it is put in and
+    """Refuse a qfilter that is not one balanced Lucene expression: it could escape the parentheses it is put in and
     turn the other filters (probe, signature, flow) into alternatives instead of restrictions."""
-    depth, quoted, escaped = 0, False, False
-    for char in qfilter:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif not quoted and char == "(":
-            depth += 1
-        elif not quoted and char == ")":
-            depth -= 1
-            if depth < 0:
-                break
-    if depth != 0 or quoted or escaped:
-        raise ScsConfigError("qfilter has unbalanced parentheses or quotes (%r): balance them, and escape literal ones "
-                             "with a backslash or put them inside a quoted value." % qfilter)
-    return qfilter
+    return check_query(qfilter)
 
 
 def checked_int(name, value, maximum):

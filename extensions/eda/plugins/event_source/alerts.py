@@ -71,6 +71,8 @@ options:
   qfilter:
     description:
       - Lucene query on the alerts, for example V(app_proto:http). ANDed with the other filters.
+      - It must be one complete expression, checked at the start as the O(stamus.scs.alert_info#module:qfilter) of the
+        modules is.
     type: str
   severity:
     description:

@@ -10,9 +10,9 @@ Each poll asks ``alerts_tail`` for alerts from ``high-water mark - overlap`` on,
 The overlap re-reads the recent past, so alerts that reach the index late (or move across a page boundary while
 paging) are still read; the ids seen in that overlap are kept to skip the ones already returned.
 
-Alert data is untrusted: a result that is not an alert object is skipped with a warning, and an alert dated in the
-future (a probe with a wrong clock, or a hostile server) is returned once but cannot move the mark past this host's
-clock plus ``max_skew_ms``: a mark in 2099 would make every later alert look old and never be returned.
+Alert data is untrusted: a result that is not an alert object is skipped with a warning, and an alert dated more than
+``max_skew_ms`` after this host's clock (a probe with a wrong clock, or a hostile server) is returned once but does
+not move the mark: a mark in 2099 would make every later alert look old and never be returned.
 """
 
 from __future__ import annotations
@@ -100,10 +100,10 @@ def _iso(ms):
 class AlertPoller:  # pylint: disable=too-many-instance-attributes
     """Returns, poll after poll, the alerts not returned before, oldest first.
 
-    ``hwm`` is the newest ``@timestamp`` read (epoch ms), never past ``now + max_skew_ms``; ``seen`` the ids read at
-    or after ``hwm - overlap`` (the part of the past each poll reads again), with their own ``@timestamp`` (so a
-    future-dated alert stays known until the mark reaches it). A poll either completes or changes nothing, so a
-    failed poll loses no alert. When a poll reaches SCS's 10,000-result window it returns what it read with
+    ``hwm`` is the newest ``@timestamp`` read (epoch ms) that is not future-dated (at most ``now + max_skew_ms``);
+    ``seen`` the ids read at or after ``hwm - overlap`` (the part of the past each poll reads again), with their own
+    ``@timestamp`` (so a future-dated alert stays known until the mark reaches it). A poll either completes or changes
+    nothing, so a failed poll loses no alert. When a poll reaches SCS's 10,000-result window it returns what it read with
     ``more=True``, and the next poll resumes from the newest ``@timestamp`` read instead of the overlap.
     """
 
@@ -131,7 +131,7 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
         return max(self.floor, self.hwm - self.overlap_ms)
 
     def ceiling(self):
-        """The latest the mark may be: this host's clock plus the allowed skew."""
+        """The latest the mark may be: this host's clock plus the allowed skew; alerts dated later are future-dated."""
         return int(self.now() * 1000) + self.max_skew_ms
 
     def poll(self):
@@ -151,8 +151,8 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
                 alert, stamp = self._identify(doc)
                 if alert is None:
                     continue
-                mark = min(stamp, ceiling)
-                newest = mark if newest is None else max(newest, mark)
+                if stamp <= ceiling:
+                    newest = stamp if newest is None else max(newest, stamp)
                 if alert["_id"] in self.seen or alert["_id"] in fresh:
                     continue
                 if stamp > ceiling:
@@ -172,11 +172,11 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
 
     def _warn_future(self, alerts, ceiling):
         first = alerts[0]
-        self.warn("%d alert(s) dated more than max_clock_skew=%gs after this host's clock, such as %r on probe %r dated "
-                  "%r: returned once, but the source's position stays at %s so that later alerts are not skipped. "
-                  "Check the clocks of SCS, the probes and this host." % (
-                      len(alerts), self.max_skew_ms / 1000.0, first["_id"], first.get("host"), first.get("@timestamp"),
-                      _iso(ceiling)))
+        self.warn("%d alert(s) dated more than max_clock_skew=%gs after this host's clock (%s), such as %r on probe %r "
+                  "dated %r: returned once, but they do not move the source's position, so that later alerts are not "
+                  "skipped. Check the clocks of SCS, the probes and this host." % (
+                      len(alerts), self.max_skew_ms / 1000.0, _iso(ceiling - self.max_skew_ms), first["_id"],
+                      first.get("host"), first.get("@timestamp")))
 
     def _identify(self, doc):
         if not isinstance(doc, dict):
@@ -240,11 +240,12 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
         self.hwm, self.floor, self.resume_from = state["hwm"], state["floor"], state.get("resume_from")
         self.seen = dict(state["seen"])
         ceiling = self.ceiling()
-        if max(self.hwm, self.floor, self.resume_from or 0) > ceiling:
-            # A state saved before the mark was capped (or by a host whose clock was ahead).
-            self.warn("The saved position (%s) is after this host's clock plus max_clock_skew: it moves back to %s so "
-                      "that new alerts are not skipped." % (_iso(max(self.hwm, self.floor, self.resume_from or 0)),
-                                                           _iso(ceiling)))
-            self.hwm, self.floor = min(self.hwm, ceiling), min(self.floor, ceiling)
+        saved = max(self.hwm, self.floor, self.resume_from or 0)
+        if saved > ceiling:
+            # A state saved before future-dated alerts were kept out of the mark (or by a host whose clock was ahead).
+            now_ms = ceiling - self.max_skew_ms
+            self.warn("The saved position (%s) is after this host's clock plus max_clock_skew: it moves back to this "
+                      "host's clock (%s) so that new alerts are not skipped." % (_iso(saved), _iso(now_ms)))
+            self.hwm, self.floor = min(self.hwm, now_ms), min(self.floor, now_ms)
             if self.resume_from is not None:
-                self.resume_from = min(self.resume_from, ceiling)
+                self.resume_from = min(self.resume_from, now_ms)

@@ -124,13 +124,17 @@ options:
     default: 300
   max_clock_skew:
     description:
-      - Seconds an alert's C(@timestamp) may be ahead of the clock of the host running the source.
-      - An alert dated later than that (a probe with a wrong clock, or a server that returns bogus dates) is still
-        emitted, once, with a warning, but the source's position (the newest C(@timestamp) read, kept in
-        O(state_file)) never moves past this host's clock plus O(max_clock_skew). Without this cap a single alert
-        dated 2099 would make every later alert look old, and none would be emitted again.
-      - A future-dated alert shortens the O(overlap) that catches late alerts by up to this value, so keep it well
-        below O(overlap). A saved position past this cap is moved back at the start, with a warning.
+      - Seconds an alert's C(@timestamp) may be ahead of the clock of the host running the source (SCS or probe clocks
+        a little ahead).
+      - An alert dated later than that (a probe with a wrong clock, or a server that returns bogus dates) is
+        future-dated. It is still emitted, once, with a warning, but it does not move the source's position (the
+        newest C(@timestamp) read, kept in O(state_file)), which therefore never passes this host's clock plus
+        O(max_clock_skew). Without this cap a single alert dated 2099 would make every later alert look old, and none
+        would be emitted again.
+      - Alerts within the allowance move the position up to it, which takes up to this value from the O(overlap)
+        that catches alerts indexed late, so keep it well below O(overlap).
+      - A saved position past the cap (from an older version of the source, or a host whose clock ran ahead) moves
+        back to this host's clock at the start, with a warning.
     type: float
     default: 30
   state_file:

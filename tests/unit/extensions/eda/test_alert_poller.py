@@ -180,23 +180,33 @@ class Clock:
 FAR_FUTURE = 4102444800000  # 2100-01-01T00:00:00Z
 
 
-def test_future_dated_alert_is_returned_once_and_cannot_move_the_mark_past_the_clock(scs):
+def test_future_dated_alert_is_returned_once_and_does_not_move_the_mark(scs):
     clock = Clock(T0 + 10000)
     warnings = []
     poller = AlertPoller(scs, start_ms=T0, overlap_ms=60000, max_skew_ms=30000, now=clock, warn=warnings.append)
     bogus = scs.add(1, at=FAR_FUTURE, prefix="bogus", host="probe-01")
     normal = scs.add(1, at=T0 + 5000)
     assert ids(poller.poll()[0]) == ids(normal + bogus)
-    assert poller.hwm == T0 + 10000 + 30000  # capped at now + max_skew, not 2100
+    assert poller.hwm == T0 + 5000  # the newest alert that is not future-dated, not 2100
     assert len(warnings) == 1 and "'bogus0'" in warnings[0] and "'probe-01'" in warnings[0]
     assert repr(iso(FAR_FUTURE)) in warnings[0] and "max_clock_skew=30s" in warnings[0]
-    # later alerts are still read, and the bogus one is never returned again, whatever the time
+    # later alerts are still read, even indexed late by most of the overlap, and the bogus one never again
     for step in range(1, 6):
         clock.ms = T0 + 10000 + step * 3600000
         later = scs.add(1, at=clock.ms - 1000, prefix="later")
-        assert poller.poll() == (later, False)
-        assert poller.hwm == clock.ms + 30000  # the bogus alert is read again each poll: the mark stays capped
+        late = scs.add(1, at=clock.ms - 1000 - 55000, prefix="late")
+        assert sorted(ids(poller.poll()[0])) == sorted(ids(later + late))
+        assert poller.hwm == clock.ms - 1000
     assert len(warnings) == 1
+
+
+def test_an_alert_within_the_skew_allowance_moves_the_mark_without_a_warning(scs):
+    """SCS's clock a little ahead of this host's: its alerts are not future-dated."""
+    clock = Clock(T0)
+    warnings = []
+    poller = AlertPoller(scs, start_ms=T0 - 1000, max_skew_ms=30000, now=clock, warn=warnings.append)
+    ahead = scs.add(1, at=T0 + 29000)
+    assert poller.poll() == (ahead, False) and poller.hwm == T0 + 29000 and warnings == []
 
 
 def test_future_dated_alert_stays_known_across_a_saved_state(scs):
@@ -216,9 +226,9 @@ def test_a_saved_position_in_the_future_is_moved_back(scs):
     clock = Clock(T0)
     warnings = []
     poller = AlertPoller(scs, start_ms=T0, max_skew_ms=30000, now=clock, warn=warnings.append)
-    poller.restore({"version": 1, "hwm": FAR_FUTURE, "floor": T0 - 1000, "resume_from": None, "seen": {"x": FAR_FUTURE}})
-    assert poller.hwm == T0 + 30000 and "moves back" in warnings[0]
-    new = scs.add(1, at=T0 - 10)
+    poller.restore({"version": 1, "hwm": FAR_FUTURE, "floor": T0 - 3600000, "resume_from": None, "seen": {"x": FAR_FUTURE}})
+    assert poller.hwm == T0 and "moves back to this host's clock" in warnings[0]
+    new = scs.add(1, at=T0 - 50000)  # indexed late: the whole overlap still applies
     assert poller.poll() == (new, False)
 
 

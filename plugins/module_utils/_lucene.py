@@ -90,8 +90,9 @@ def _tokenize(text):
         elif char in "[{":
             pos = _append(tokens, "RANGE", text, pos, _range_end(text, pos))
         elif char in "]}":
-            raise _Refused(pos, "has an unbalanced %r" % char, "a range is [low TO high] or {low TO high}; escape a "
-                                                                "literal bracket with a backslash or quote the value.")
+            raise _Refused(pos, "has an unbalanced %r" % char,
+                           "a range is [low TO high] or {low TO high}; escape a literal bracket with a backslash or quote "
+                           "the value.")
         elif char in "^~":
             pos = _append(tokens, "BOOST" if char == "^" else "SLOP", text, pos, _modifier_end(text, pos))
         elif char in "+-!":

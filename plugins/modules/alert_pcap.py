@@ -87,8 +87,8 @@ options:
   on_flow_absent:
     description:
       - What to do when the pcap has packets but none of the alert's 5-tuple (C(src_ip), C(src_port), C(dest_ip),
-        C(dest_port), C(proto), in either direction): outcome C(flow_absent). SCS may have sent another capture, or the
-        flow may be hidden from the check (tunnels, NAT between the probe and the alert's addresses).
+        C(dest_port), C(proto), in either direction), the outcome C(flow_absent). SCS may have sent another capture, or
+        the flow may be hidden from the check (tunnels, NAT between the probe and the alert's addresses).
       - V(warn) keeps the pcap and its manifest and warns; V(keep) keeps them without a warning; V(fail) keeps nothing
         and counts the alert as a failure.
       - No judgement is made when the alert's 5-tuple is incomplete or the pcap's link type cannot be read
@@ -118,8 +118,9 @@ options:
     type: dict
 notes:
   - Outcomes per alert are C(fetched), C(present) (already on disk and verified), C(no_packets) (header-only pcap),
-    C(flow_absent) (packets, but none of the alert's flow; see O(on_flow_absent)), C(rotated) (the capture file was rotated out of the probe's store; never retried), C(no_capture) (the alert has no
-    C(capture_file) because conditional pcap was off on its probe; nothing is called) and C(failed).
+    C(flow_absent) (packets, but none of the alert's flow; see O(on_flow_absent)), C(rotated) (the capture file was
+    rotated out of the probe's store; never retried), C(no_capture) (the alert has no C(capture_file) because
+    conditional pcap was off on its probe; nothing is called) and C(failed).
 requirements:
   - requests
 seealso:

@@ -249,6 +249,6 @@ def test_stage_pcap_with_a_big_section_header_block(emu):
     assert struct.unpack_from("<IIIHH", data) == (0x0A0D0D0A, shb, 0x1A2B3C4D, 1, 0)
     assert struct.unpack_from("<I", data, shb - 4)[0] == shb and not data[28:shb - 4].strip(b"\0")
     # the rest, after a minimal Section Header Block, is a pcapng that dpkt reads
-    packets = [(ts, frame) for ts, frame in dpkt.pcapng.Reader(io.BytesIO(
-        struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28) + data[shb:]))]
+    packets = list(dpkt.pcapng.Reader(io.BytesIO(struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
+                                                 + data[shb:])))
     assert len(packets) == 3 and all(len(frame) == 60 for _ts, frame in packets)

@@ -54,7 +54,8 @@ options:
   alert:
     description:
       - The alert the pcap was extracted for. When given, C(flow_present) in RV(pcap) tells whether packets of its
-        5-tuple are in the file.
+        5-tuple are in the file, and a pcap with packets but none of them warns (it is kept: M(stamus.scs.alert_pcap)
+        has O(stamus.scs.alert_pcap#module:on_flow_absent) to refuse it).
     type: dict
   mode:
     description:
@@ -182,6 +183,9 @@ def main():
             result.update(changed=True, size=download_facts["size"], sha256=download_facts["sha256"], pcap=summary)
             if summary.get("header_only"):
                 module.warn("The pcap of %s holds no packet (header-only): the probe's store had none of this flow." % filename)
+            elif summary.get("flow_present") is False:
+                module.warn("The pcap of %s holds %d packet(s), none of the alert's 5-tuple: check that it is the right "
+                            "capture before relying on it." % (filename, summary["packets"]))
     except PcapFormatError as err:
         module.fail_json(msg="SCS sent a file for %s that is not a valid pcap (%s); nothing was written." % (params["filename"], err))
     except ScsError as err:

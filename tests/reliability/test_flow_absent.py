@@ -92,6 +92,23 @@ def test_alert_pcap_never_files_another_flow_silently(emu, other_flow, tmp_path,
                   "outcome flow_absent, pcap and manifest kept, no warning")
 
 
+def test_the_stepwise_playbook_warns_about_it(emu, other_flow, tmp_path, ledger):
+    alert = lone_alerts(emu, 5)[4]
+    command = [os.path.join(BIN, "ansible-playbook"), "stamus.scs.fetch_alert_pcap_stepwise", "-e", json.dumps({
+        "signature_id": alert["alert"]["signature_id"], "flow_id": alert["flow_id"], "probe": alert["host"],
+        "dest": "./evidence"})]
+    run = subprocess.run(command, cwd=str(tmp_path), env=ansible_env(emu.env()), capture_output=True, text=True,
+                         timeout=180, check=False)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "holds 3 packet(s), none of the alert's 5-tuple: check that it is the right capture" in output, output[-3000:]
+    assert "packets of the alert's flow: 0" in run.stdout
+    assert not has_traceback(output) and TOKEN_MARKER not in output
+    ledger.checked("no traceback")
+    ledger.record(CATEGORY, "SCS sends a pcap without the alert's flow, through fetch_alert_pcap_stepwise",
+                  "pcap_download", "survived", "kept (no manifest in this playbook) with flow_present false, and warned")
+
+
 def test_the_report_and_the_playbook_summary_show_it(emu, other_flow, tmp_path, ledger):
     alert = lone_alerts(emu, 4)[3]
     command = [os.path.join(BIN, "ansible-playbook"), "stamus.scs.fetch_alert_pcap", "-e", json.dumps({

@@ -47,7 +47,7 @@ class FlowAbsent(Exception):
 
 
 def flow_absent(summary):
-    """Packets, none of them of the alert's 5-tuple; unknown (False) when the 5-tuple or the link type is unusable."""
+    """Packets, none of them of the alert's 5-tuple (False when that cannot be told: no usable 5-tuple or link type)."""
     return not summary["header_only"] and summary.get("flow_present") is False
 
 

@@ -54,8 +54,8 @@ options:
   alert:
     description:
       - The alert the pcap was extracted for. When given, C(flow_present) in RV(pcap) tells whether packets of its
-        5-tuple are in the file, and a pcap with packets but none of them warns (it is kept: M(stamus.scs.alert_pcap)
-        has O(stamus.scs.alert_pcap#module:on_flow_absent) to refuse it).
+        5-tuple are in the file, and a pcap with packets but none of them warns. It is kept; M(stamus.scs.alert_pcap)
+        has O(stamus.scs.alert_pcap#module:on_flow_absent) to refuse it.
     type: dict
   mode:
     description:

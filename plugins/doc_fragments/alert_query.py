@@ -35,6 +35,11 @@ options:
     description:
       - A Lucene query string in SCS syntax, for example V(alert.severity:1 AND app_proto:http).
       - It is combined with the other filters with C(AND). Quote values that contain Lucene special characters.
+      - It must be one complete expression, checked before any call with the grammar of the Elasticsearch
+        query_string parser (quoted phrases, C(/regex/), ranges, escapes, groups), so that it can never turn the other
+        filters into alternatives. What cannot be proved balanced, or what Lucene dialects read differently, is
+        refused with the position and the fix, for example a C(") glued to a word, C(\\) inside a C(/regex/), or a
+        range bound with spaces (quote it). At most 8192 characters and 64 nested groups.
     type: str
   since:
     description:

@@ -53,6 +53,11 @@ notes:
     Probes that SCS knows no address for get no C(ansible_host) (one warning lists them): set it with O(compose), or
     target them with a connection that does not need it.
   - >-
+    Names and addresses come from SCS and are not trusted. A probe whose name starts with C(-) or holds spaces or
+    control characters is skipped, and an address that is neither an IP address nor a host name sets no
+    C(ansible_host) (one warning lists each), so that no value from SCS can reach ssh as an option such as
+    C(-oProxyCommand=...).
+  - >-
     When SCS cannot be read, Ansible only warns (with this plugin's message, which names the fix) and goes on without
     these hosts. Set E(ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED) to V(true) (C(any_unparsed_is_failed) in the
     C([inventory]) section of C(ansible.cfg)) to make that an error.
@@ -95,7 +100,9 @@ cache_timeout: 600
 #   ansible-playbook -i prod.scs.yml site.yml --limit scs_conditional_pcap_off
 """
 
+import ipaddress
 import os
+import re
 
 from ansible.errors import AnsibleParserError, AnsibleRequiredOptionError
 from ansible.inventory.group import to_safe_group_name
@@ -113,14 +120,38 @@ TEMPLATED_OPTIONS = ("scs_url", "scs_token")
 PARENT_GROUP = "scs_probes"
 VAR_PREFIX = "scs_"
 MAX_LISTED = 10
+# Probe names become inventory host names (and, without an address, what ssh connects to) and probe addresses become
+# ansible_host: SCS data that ssh could read as an option (-oProxyCommand=...), or with spaces or control characters,
+# is not used.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_NAME_RE = re.compile(r"%s(?:\.%s)*\.?" % (_LABEL, _LABEL))  # whole string: fullmatch
+
+
+def usable_name(name):
+    return (isinstance(name, str) and name.isprintable() and not name.startswith("-")
+            and not any(char.isspace() for char in name))
+
+
+def usable_address(address):
+    if not isinstance(address, str):
+        return False
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return bool(HOST_NAME_RE.fullmatch(address))
+    return True
 
 
 def host_vars(probe):
     """A probe view (FleetView.probe) as host variables."""
     variables = {VAR_PREFIX + key: value for key, value in probe.items() if key != "name"}
-    if probe.get("address"):
+    if usable_address(probe.get("address")):
         variables["ansible_host"] = probe["address"]
     return variables
+
+
+def listed(items):
+    return ", ".join(items[:MAX_LISTED]) + (", ..." if len(items) > MAX_LISTED else "")
 
 
 def group_names(probe):
@@ -207,10 +238,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _populate(self, probes):
         strict = self.get_option("strict")
         self.inventory.add_group(PARENT_GROUP)
-        unnamed, without_address = 0, []
+        unnamed, unusable, without_address, bad_address = 0, [], [], []
         for probe in probes:
             if not probe.get("name"):
                 unnamed += 1
+                continue
+            if not usable_name(probe["name"]):
+                unusable.append(repr(probe["name"]))
                 continue
             host = self.inventory.add_host(probe["name"])
             for key, value in host_vars(probe).items():
@@ -220,14 +254,22 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.inventory.add_host(host, group=group)
             if not probe.get("address"):
                 without_address.append(host)
+            elif not usable_address(probe["address"]):
+                bad_address.append("%s (%r)" % (host, probe["address"]))
             variables = self.inventory.get_host(host).get_vars()
             self._set_composite_vars(self.get_option("compose"), variables, host, strict=strict)
             self._add_host_to_composed_groups(self.get_option("groups"), variables, host, strict=strict)
             self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, host, strict=strict)
         if unnamed:
             self.display.warning("stamus.scs.probes skipped %d probe(s) that SCS lists without a name." % unnamed)
+        if unusable:
+            self.display.warning("stamus.scs.probes skipped %d probe(s) whose name cannot be a host name (it starts with "
+                                 "'-' or holds spaces or control characters): %s." % (len(unusable), listed(unusable)))
         if without_address:
-            self.display.warning("%d probe(s) have no address on SCS, so no ansible_host: %s%s. Set ansible_host with "
+            self.display.warning("%d probe(s) have no address on SCS, so no ansible_host: %s. Set ansible_host with "
                                  "the compose option if plays must reach them." % (
-                                     len(without_address), ", ".join(without_address[:MAX_LISTED]),
-                                     ", ..." if len(without_address) > MAX_LISTED else ""))
+                                     len(without_address), listed(without_address)))
+        if bad_address:
+            self.display.warning("%d probe(s) have an address on SCS that is neither an IP address nor a host name, so "
+                                 "no ansible_host: %s. Fix the address on SCS, or set ansible_host with the compose "
+                                 "option." % (len(bad_address), listed(bad_address)))

@@ -9,9 +9,16 @@ source, synchronous and free of asyncio so that it can be tested with a fake cli
 Each poll asks ``alerts_tail`` for alerts from ``high-water mark - overlap`` on, oldest first, and pages through them.
 The overlap re-reads the recent past, so alerts that reach the index late (or move across a page boundary while
 paging) are still read; the ids seen in that overlap are kept to skip the ones already returned.
+
+Alert data is untrusted: a result that is not an alert object is skipped with a warning, and an alert dated more than
+``max_skew_ms`` after this host's clock (a probe with a wrong clock, or a hostile server) is returned once but does
+not move the mark: a mark in 2099 would make every later alert look old and never be returned.
 """
 
 from __future__ import annotations
+
+import datetime
+import time
 
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
     ALERTS_PATH,
@@ -27,6 +34,8 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfi
 
 MAX_SEVERITY = 255
 STATE_VERSION = 1
+# Default allowance for the difference between this host's clock and the alerts' @timestamp (SCS and probe clocks).
+DEFAULT_MAX_SKEW_MS = 30000
 
 
 def _as_list(name, value):
@@ -80,17 +89,26 @@ def _count(body):
     return count if isinstance(count, int) and not isinstance(count, bool) else 0
 
 
+def _iso(ms):
+    try:
+        moment = datetime.datetime.fromtimestamp(ms / 1000.0, datetime.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return "%d ms since 1970" % ms
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
+
+
 class AlertPoller:  # pylint: disable=too-many-instance-attributes
     """Returns, poll after poll, the alerts not returned before, oldest first.
 
-    ``hwm`` is the newest ``@timestamp`` read (epoch ms), ``seen`` the ids read at or after ``hwm - overlap`` (the
-    part of the past each poll reads again). A poll either completes or changes nothing, so a failed poll loses no
-    alert. When a poll reaches SCS's 10,000-result window it returns what it read with ``more=True``, and the next
-    poll resumes from the newest ``@timestamp`` read instead of the overlap.
+    ``hwm`` is the newest ``@timestamp`` read (epoch ms) that is not future-dated (at most ``now + max_skew_ms``);
+    ``seen`` the ids read at or after ``hwm - overlap`` (the part of the past each poll reads again), with their own
+    ``@timestamp`` (so a future-dated alert stays known until the mark reaches it). A poll either completes or changes
+    nothing, so a failed poll loses no alert. When a poll reaches SCS's 10,000-result window it returns what it read with
+    ``more=True``, and the next poll resumes from the newest ``@timestamp`` read instead of the overlap.
     """
 
     def __init__(self, client, qfilter=None, start_ms=0, page_size=100, overlap_ms=60000, max_seen=100000,
-                 window=RESULT_WINDOW, warn=None):
+                 window=RESULT_WINDOW, warn=None, max_skew_ms=DEFAULT_MAX_SKEW_MS, now=time.time):
         if not 1 <= page_size <= window:
             raise ScsConfigError("page_size must be between 1 and %d (got %r)." % (window, page_size))
         self.client = client
@@ -100,6 +118,8 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
         self.max_seen = max_seen
         self.window = window
         self.warn = warn or (lambda message: None)
+        self.max_skew_ms = max_skew_ms
+        self.now = now
         self.floor = start_ms  # nothing older is ever asked for
         self.hwm = start_ms
         self.seen = {}  # _id -> @timestamp in ms
@@ -110,11 +130,16 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
             return self.resume_from
         return max(self.floor, self.hwm - self.overlap_ms)
 
+    def ceiling(self):
+        """The latest the mark may be: this host's clock plus the allowed skew; alerts dated later are future-dated."""
+        return int(self.now() * 1000) + self.max_skew_ms
+
     def poll(self):
         """Return ``(alerts, more)``: the alerts not returned before, and whether to poll again at once."""
         from_ms = self.next_from()
+        ceiling = self.ceiling()
         fresh, newest, page, at_window = {}, None, 1, False
-        new_alerts = []
+        new_alerts, future = [], []
         while True:
             body = self.client.get_json(ALERTS_PATH, {"qfilter": self.qfilter, "from_date": from_ms,
                                                       "ordering": "@timestamp", "page": page, "page_size": self.page_size})
@@ -126,9 +151,12 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
                 alert, stamp = self._identify(doc)
                 if alert is None:
                     continue
-                newest = stamp if newest is None else max(newest, stamp)
+                if stamp <= ceiling:
+                    newest = stamp if newest is None else max(newest, stamp)
                 if alert["_id"] in self.seen or alert["_id"] in fresh:
                     continue
+                if stamp > ceiling:
+                    future.append(alert)
                 fresh[alert["_id"]] = stamp
                 new_alerts.append(alert)
             has_next = bool(body.get("next")) and bool(results)
@@ -138,9 +166,23 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
                 break
             page += 1
         self._commit(fresh, newest, from_ms, at_window)
+        if future:
+            self._warn_future(future, ceiling)
         return new_alerts, at_window
 
+    def _warn_future(self, alerts, ceiling):
+        first = alerts[0]
+        self.warn("%d alert(s) dated more than max_clock_skew=%gs after this host's clock (%s), such as %r on probe %r "
+                  "dated %r: returned once, but they do not move the source's position, so that later alerts are not "
+                  "skipped. Check the clocks of SCS, the probes and this host." % (
+                      len(alerts), self.max_skew_ms / 1000.0, _iso(ceiling - self.max_skew_ms), first["_id"],
+                      first.get("host"), first.get("@timestamp")))
+
     def _identify(self, doc):
+        if not isinstance(doc, dict):
+            # One malformed document must not fail every poll from now on.
+            self.warn("Skipped a result that is not an alert object (%s): %s" % (type(doc).__name__, repr(doc)[:200]))
+            return None, None
         alert = normalize_alert(doc)
         alert_id = alert.get("_id")
         if not isinstance(alert_id, str) or not alert_id:
@@ -197,3 +239,13 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
             raise ValueError("hwm, floor, resume_from and seen must hold epoch milliseconds")
         self.hwm, self.floor, self.resume_from = state["hwm"], state["floor"], state.get("resume_from")
         self.seen = dict(state["seen"])
+        ceiling = self.ceiling()
+        saved = max(self.hwm, self.floor, self.resume_from or 0)
+        if saved > ceiling:
+            # A state saved before future-dated alerts were kept out of the mark (or by a host whose clock was ahead).
+            now_ms = ceiling - self.max_skew_ms
+            self.warn("The saved position (%s) is after this host's clock plus max_clock_skew: it moves back to this "
+                      "host's clock (%s) so that new alerts are not skipped." % (_iso(saved), _iso(now_ms)))
+            self.hwm, self.floor = min(self.hwm, now_ms), min(self.floor, now_ms)
+            if self.resume_from is not None:
+                self.resume_from = min(self.resume_from, now_ms)

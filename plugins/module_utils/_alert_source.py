@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 
@@ -41,6 +42,7 @@ SOURCE_OPTIONS = {
     "page_size": {"type": "int", "default": 100},
     "max_seen": {"type": "int", "default": 100000},
     "max_backoff": {"type": "float", "default": 300.0},
+    "max_clock_skew": {"type": "float", "default": 30.0},
     "state_file": {"type": "path"},
 }
 # A probe name becomes a directory name.
@@ -59,7 +61,9 @@ def _coerce(name, kind, value):
         if kind == "int" and not isinstance(value, bool):
             return int(str(value).strip())
         if kind == "float" and not isinstance(value, bool):
-            return float(str(value).strip())
+            number = float(str(value).strip())
+            if math.isfinite(number):  # nan and inf are no durations
+                return number
     except (TypeError, ValueError):
         pass
     else:
@@ -90,8 +94,8 @@ def source_settings(args, environ):
         settings[name] = None if value is None else _coerce(name, option["type"], value)
     if not settings["scs_url"]:
         raise ScsConfigError("No SCS URL: set scs_url in the source's arguments or the SCS_URL environment variable.")
-    for name in ("interval", "overlap", "max_backoff"):
-        if settings[name] <= 0 and not (name == "overlap" and settings[name] == 0):
+    for name in ("interval", "overlap", "max_backoff", "max_clock_skew"):
+        if settings[name] <= 0 and not (name in ("overlap", "max_clock_skew") and settings[name] == 0):
             raise ScsConfigError("%s must be a positive number of seconds (got %s)." % (name, settings[name]))
     if settings["max_seen"] < 1:
         raise ScsConfigError("max_seen must be 1 or more (got %s)." % settings["max_seen"])
@@ -161,7 +165,8 @@ class AlertSource:  # pylint: disable=too-many-instance-attributes
         poller = AlertPoller(client, alert_filter(settings["qfilter"], settings["severity"], settings["signature_ids"],
                                                   settings["probes"]),
                              start_ms=start_ms, page_size=settings["page_size"], overlap_ms=overlap_ms,
-                             max_seen=settings["max_seen"], warn=log.warning)
+                             max_seen=settings["max_seen"], warn=log.warning,
+                             max_skew_ms=int(settings["max_clock_skew"] * 1000), now=now)
         restored = load_state(settings["state_file"], poller)
         source = cls(client, poller, settings["interval"], settings["max_backoff"], state_file=settings["state_file"],
                      prime=not since and not restored, log=log)

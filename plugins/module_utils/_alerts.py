@@ -12,12 +12,13 @@ import re
 import time
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsProtocolError
+from ansible_collections.stamus.scs.plugins.module_utils._lucene import check_query
 
 ALERTS_PATH = "rules/es/alerts_tail/"
 MAX_SIGNATURE_ID = 2 ** 32 - 1
 MAX_FLOW_ID = 2 ** 64 - 1
 SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-SINCE_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+SINCE_RE = re.compile(r"\s*(\d+)\s*([smhdw])\s*")  # whole string: fullmatch
 # Epoch values above this are taken as milliseconds (1e11 seconds is the year 5138).
 EPOCH_MS_THRESHOLD = 10 ** 11
 # SCS's alphabet for alert ids; an id becomes a file name (<id>.json, <id>.pcap) on SCS and on the probe, so it must
@@ -50,26 +51,9 @@ def lucene_quote(value):
 
 
 def check_qfilter(qfilter):
-    """Refuse a qfilter whose parentheses or quotes do not balance: it could escape the parentheses it is put in and
+    """Refuse a qfilter that is not one balanced Lucene expression: it could escape the parentheses it is put in and
     turn the other filters (probe, signature, flow) into alternatives instead of restrictions."""
-    depth, quoted, escaped = 0, False, False
-    for char in qfilter:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif not quoted and char == "(":
-            depth += 1
-        elif not quoted and char == ")":
-            depth -= 1
-            if depth < 0:
-                break
-    if depth != 0 or quoted or escaped:
-        raise ScsConfigError("qfilter has unbalanced parentheses or quotes (%r): balance them, and escape literal ones "
-                             "with a backslash or put them inside a quoted value." % qfilter)
-    return qfilter
+    return check_query(qfilter)
 
 
 def checked_int(name, value, maximum):
@@ -82,7 +66,7 @@ def checked_int(name, value, maximum):
 
 def parse_since(value):
     """``24h`` -> 86400 seconds."""
-    match = SINCE_RE.match(str(value))
+    match = SINCE_RE.fullmatch(str(value))
     if not match or int(match.group(1)) == 0:
         raise ScsConfigError("since must be a positive duration such as 30m, 24h or 7d (got %r)." % (value,))
     return int(match.group(1)) * SINCE_UNITS[match.group(2)]
@@ -91,7 +75,7 @@ def parse_since(value):
 def parse_time(name, value):
     """ISO 8601 (naive means UTC) or epoch seconds/milliseconds -> epoch milliseconds."""
     text = str(value).strip()
-    if re.match(r"^\d+(\.\d+)?$", text):
+    if re.fullmatch(r"\d+(\.\d+)?", text):
         number = float(text)
         return int(number if number >= EPOCH_MS_THRESHOLD else number * 1000)
     try:

@@ -23,7 +23,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._evidence import build_
 from ansible_collections.stamus.scs.plugins.module_utils._files import prepare_directory
 from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError, summarize_pcap
 
-OUTCOMES = ("fetched", "present", "no_packets", "rotated", "no_capture", "failed")
+OUTCOMES = ("fetched", "present", "no_packets", "flow_absent", "rotated", "no_capture", "failed")
 PCAP_FACT_KEYS = ("format", "linktype", "linktype_name", "packets", "bytes", "first_packet_time", "last_packet_time",
                   "flow_packets", "flow_present")
 # A download is one-shot on SCS, so a broken transfer is retried by running the whole chain again.
@@ -38,6 +38,24 @@ class EmptyPcap(Exception):
         self.summary = summary
 
 
+class FlowAbsent(Exception):
+    """The pcap has packets, but none of the alert's 5-tuple (refused with on_flow_absent=fail)."""
+
+    def __init__(self, summary):
+        super().__init__("pcap without the alert's flow")
+        self.summary = summary
+
+
+def flow_absent(summary):
+    """Packets, none of them of the alert's 5-tuple (False when that cannot be told: no usable 5-tuple or link type)."""
+    return not summary["header_only"] and summary.get("flow_present") is False
+
+
+def describe_flow(five_tuple):
+    return "%s %s:%s <-> %s:%s" % (five_tuple.get("proto"), five_tuple.get("src_ip"), five_tuple.get("src_port"),
+                                   five_tuple.get("dest_ip"), five_tuple.get("dest_port"))
+
+
 class Outcome:
     def __init__(self, outcome, message=None, facts=None, changed=False):
         self.outcome = outcome
@@ -49,12 +67,14 @@ class Outcome:
 class EvidenceRun:
     """One alert_pcap run: plans the flows, fetches them with ``workers`` threads, reports per alert."""
 
-    def __init__(self, client_factory, dest, force=False, on_empty="warn", mode=0o640, workers=4, context=None):
+    def __init__(self, client_factory, dest, force=False, on_empty="warn", mode=0o640, workers=4, context=None,
+                 on_flow_absent="warn"):
         self._client_factory = client_factory
         self._local = threading.local()
         self.dest = dest
         self.force = force
         self.on_empty = on_empty
+        self.on_flow_absent = on_flow_absent
         self.mode = mode
         self.workers = workers
         self.context = context or {}
@@ -108,6 +128,11 @@ class EvidenceRun:
             except EmptyPcap as empty:
                 return Outcome("no_packets", "SCS found no packet of flow %d in the pcap store of probe %s (header-only "
                                              "pcap); nothing was kept." % (flow.flow_id, flow.probe), facts=empty.summary)
+            except FlowAbsent as absent:
+                return Outcome("flow_absent", "SCS sent a pcap for flow %d of probe %s with %d packet(s), none of the "
+                                              "alert's 5-tuple (%s); nothing was kept (on_flow_absent=fail)." % (
+                                                  flow.flow_id, flow.probe, absent.summary["packets"],
+                                                  describe_flow(flow.five_tuple())), facts=absent.summary)
             except PcapFormatError as err:
                 return Outcome("failed", "SCS sent a file for flow %d that is not a valid pcap (%s); nothing was kept."
                                % (flow.flow_id, err))
@@ -135,6 +160,8 @@ class EvidenceRun:
             summary.update(summarize_pcap(tmp_path, flow.five_tuple()))
             if summary["header_only"] and self.on_empty != "keep":
                 raise EmptyPcap(summary)
+            if flow_absent(summary) and self.on_flow_absent == "fail":
+                raise FlowAbsent(summary)
 
         download = step("download", steps.download, client, filename, flow.pcap_path, mode=self.mode, verify=verify)
         facts = {"file": os.path.basename(flow.pcap_path), "sha256": download["sha256"], "size": download["size"]}
@@ -144,14 +171,20 @@ class EvidenceRun:
         except BaseException:
             os.unlink(flow.pcap_path)  # a pcap without its custody manifest is not evidence
             raise
-        outcome = "no_packets" if summary["header_only"] else "fetched"
-        return Outcome(outcome, facts=facts, changed=True,
-                       message="Header-only pcap kept as asked (on_empty=keep)." if outcome == "no_packets" else None)
+        if summary["header_only"]:
+            return Outcome("no_packets", "Header-only pcap kept as asked (on_empty=keep).", facts=facts, changed=True)
+        if flow_absent(summary):
+            return Outcome("flow_absent", "The pcap of flow %d of probe %s holds %d packet(s), none of the alert's 5-tuple "
+                                          "(%s): kept (on_flow_absent=%s); check that it is the right capture before "
+                                          "relying on it." % (flow.flow_id, flow.probe, summary["packets"],
+                                                              describe_flow(flow.five_tuple()), self.on_flow_absent),
+                           facts=facts, changed=True)
+        return Outcome("fetched", facts=facts, changed=True)
 
     def _report(self, flows, outcomes, rejected):
         results = []
         for flow, outcome in zip(flows, outcomes):
-            kept = outcome.outcome in ("fetched", "present", "no_packets") and os.path.exists(flow.pcap_path)
+            kept = outcome.outcome in ("fetched", "present", "no_packets", "flow_absent") and os.path.exists(flow.pcap_path)
             for alert in flow.alerts:
                 results.append(_alert_result(alert, outcome.outcome, outcome.message, outcome.facts, probe=flow.probe,
                                              pcap=flow.pcap_path if kept else None,

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._probes import effective_pcap, select
 
 STATE_VALUES = {"enabled": True, "disabled": False, "inherited": None}
@@ -42,7 +42,7 @@ class FlagPlan:
                 "api_overrides.pcap_field." % (kind, item.get("name"), field, self.manager.api["pcap_label"]))
         before = item.get(field)
         return {"kind": kind, "name": item.get("name"), "id": self.manager.key(kind, item), "field": field,
-                "before": before, "after": self.desired, "changed": before != self.desired}
+                "before": before, "after": self.desired, "changed": before != self.desired, "written": False}
 
     @property
     def pending(self):
@@ -61,12 +61,32 @@ class FlagPlan:
         }
 
     def write(self, comment=None):
+        """PATCH each changed target in turn. The first refused PATCH stops the run: the targets it did not write keep
+        their value (``after`` is ``before``, ``changed`` false), and its error says which were written."""
         comment_field = self.manager.api["comment_field"]
-        for target in self.changes:
+        due = self.changes
+        for index, target in enumerate(due):
             body = {target["field"]: target["after"]}
             if comment:
                 body[comment_field] = comment
-            self.manager.patch(target["kind"], target["id"], body)
+            try:
+                answer = self.manager.patch(target["kind"], target["id"], body)
+            except ScsError as err:
+                for unwritten in due[index:]:
+                    unwritten.update(after=unwritten["before"], changed=False)
+                err.args = ("%s %s" % (err, _progress(due[:index], due[index:])),)
+                raise
+            if isinstance(answer, dict) and target["field"] in answer:
+                target["after"] = answer[target["field"]]  # what SCS now holds
+            target.update(written=True, changed=target["after"] != target["before"])
+
+    def report(self, diff=False):
+        """The module's result: targets, the effective value of the probes they touch, the field, the diff."""
+        result = {"changed": bool(self.changes), "targets": self.targets, "probes": self.effective(),
+                  "field": self.fields}
+        if diff:
+            result["diff"] = self.diff()
+        return result
 
     def effective(self):
         """Effective flag of every probe the changes touch, before and after."""
@@ -98,3 +118,13 @@ class FlagPlan:
                 "after": effective_pcap(after_probe, after_templates, field, api["probe_template_field"]),
             })
         return report
+
+
+def _label(target):
+    return "%s %s" % (target["kind"], target["name"])
+
+
+def _progress(written, unwritten):
+    if not written:
+        return "Nothing was written (%d change(s) due: %s)." % (len(unwritten), ", ".join(map(_label, unwritten)))
+    return "Written before it: %s. Not written: %s." % (", ".join(map(_label, written)), ", ".join(map(_label, unwritten)))

@@ -19,7 +19,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import FlowFi
 
 MANIFEST_SCHEMA = "stamus.scs/evidence-manifest/v1"
 # Probe names become directory names: one path segment, no dot-files, no traversal.
-SAFE_DIRNAME_RE = re.compile(r"^[0-9A-Za-z_][0-9A-Za-z_.@+-]*$")
+SAFE_DIRNAME_RE = re.compile(r"[0-9A-Za-z_][0-9A-Za-z_.@+-]*")  # whole string: fullmatch
 FIVE_TUPLE_KEYS = ("src_ip", "src_port", "dest_ip", "dest_port", "proto")
 
 
@@ -94,7 +94,7 @@ def plan_flows(alerts, dest):
         if isinstance(flow_id, bool) or not isinstance(flow_id, int) or flow_id < 0:
             rejected.append((alert, "The alert has no valid flow_id (got %r): it cannot be filed as evidence." % (flow_id,)))
             continue
-        if not SAFE_DIRNAME_RE.match(probe) or probe in (".", ".."):
+        if not SAFE_DIRNAME_RE.fullmatch(probe) or probe in (".", ".."):
             rejected.append((alert, "The probe name %r cannot be used as a directory name." % probe))
             continue
         key = (probe, flow_id)

@@ -93,7 +93,7 @@ def sha256_file(path, chunk_size=1 << 20):
 def parse_mode(value):
     """``'0640'`` -> 0o640. Only octal strings: an integer like 640 is ambiguous in YAML."""
     text = str(value).strip()
-    if not re.match(r"^0?[0-7]{3,4}$", text):
+    if not re.fullmatch(r"0?[0-7]{3,4}", text):
         raise ScsConfigError("mode must be an octal string such as '0640' (quote it in YAML), got %r." % (value,))
     return int(text, 8)
 

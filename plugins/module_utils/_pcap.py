@@ -21,7 +21,7 @@ RETRIEVE_PATH = "rules/filestore_pcap/{filename}/retrieve/"
 DOWNLOAD_PATH = "rules/filestore_pcap/{filename}/download/"
 # The key whose value "done" marks each step's success (scs-api.md, section 3).
 DONE_MARKERS = {"upload": "upload", "extract": "extraction", "retrieve": "retrieve"}
-FILENAME_RE = re.compile(r"^[0-9A-Za-z_-]+$")
+FILENAME_RE = re.compile(r"[0-9A-Za-z_-]+")  # whole string: fullmatch
 # SCS reports a capture file rotated out of the probe's store only in free text; these are the
 # phrasings seen from Scirius and the emulator. Such failures are final: retrying cannot help.
 ROTATED_RE = re.compile(r"rotat|no longer exist|no such file|does not exist", re.IGNORECASE)
@@ -38,7 +38,7 @@ class ScsStepError(ScsError):
 
 def check_filename(filename, what="filename"):
     """Filenames become URL path segments and local file names: only SCS's own alphabet is accepted."""
-    if not isinstance(filename, str) or not FILENAME_RE.match(filename):
+    if not isinstance(filename, str) or not FILENAME_RE.fullmatch(filename):
         raise ScsConfigError("%s must match [0-9A-Za-z_-]+ (an SCS alert _id), got %r." % (what, filename))
     return filename
 
@@ -99,7 +99,7 @@ def upload(client, alert, probe):
     files = {"file": ("%s.json" % alert["_id"], payload, "application/json")}
     body = _call(client, "upload", "POST", UPLOAD_PATH, {"host": probe}, context, files=files)
     filename = body.get("filename")
-    if not isinstance(filename, str) or not FILENAME_RE.match(filename):
+    if not isinstance(filename, str) or not FILENAME_RE.fullmatch(filename):
         raise ScsProtocolError("Upload of %s returned an unsafe or missing filename %r; refusing to use it in paths."
                                % (context, filename))
     return filename

@@ -40,7 +40,8 @@ MAX_SNAPLEN = 262144
 # Bytes of a packet kept for parsing headers; the rest of a longer record is skipped by seeking,
 # so a corrupt length never makes us allocate a huge buffer.
 PARSE_LIMIT = 65536
-# Largest non-packet pcapng block body read into memory (options beyond it are ignored).
+# Largest non-packet pcapng block body (Section Header and Interface Description Blocks) read into memory; options
+# beyond it are ignored.
 BLOCK_READ_LIMIT = 1 << 20
 READ_BUFFER_SIZE = 256 * 1024
 
@@ -516,7 +517,8 @@ def _read_section_header(handle, size, offset):
         raise PcapFormatError("pcapng section header block at offset %d has an invalid length %d" % (offset, length))
     if offset + length > size:
         raise _truncated("pcapng section header block", offset, length, size - offset)
-    rest = _read_exact(handle, length - 12, "pcapng section header block", offset)
+    # After the byte-order magic: version, section length, options (capped like other blocks), trailing length.
+    rest = _read_capped(handle, length - 16, BLOCK_READ_LIMIT, offset)
     major, minor = struct.unpack_from(endian + "HH", rest)
     if major != 1:
         raise PcapFormatError("unsupported pcapng version %d.%d at offset %d (expected 1.x)" % (major, minor, offset))
@@ -532,7 +534,11 @@ def _check_trailer(data, endian, length, what, offset):
 
 def _read_block_body(handle, length, keep, offset):
     """Read up to ``keep`` bytes of a block's body plus its trailing length field, seeking over the rest."""
-    body_len = length - 12
+    return _read_capped(handle, length - 12, keep, offset)
+
+
+def _read_capped(handle, body_len, keep, offset):
+    """Read up to ``keep`` of the next ``body_len`` bytes, seek over the rest, then read the 4-byte trailing length."""
     if body_len <= keep:
         return _read_exact(handle, body_len + 4, "pcapng block", offset)
     body = _read_exact(handle, keep, "pcapng block", offset)

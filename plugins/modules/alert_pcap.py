@@ -86,10 +86,23 @@ options:
     type: str
     choices: [fail, warn, keep]
     default: warn
+  on_flow_absent:
+    description:
+      - What to do when the pcap has packets but none of the alert's 5-tuple (C(src_ip), C(src_port), C(dest_ip),
+        C(dest_port), C(proto), in either direction), the outcome C(flow_absent). SCS may have sent another capture, or
+        the flow may be hidden from the check (tunnels, NAT between the probe and the alert's addresses).
+      - V(warn) keeps the pcap and its manifest and warns; V(keep) keeps them without a warning; V(fail) keeps nothing
+        and counts the alert as a failure.
+      - No judgement is made when the alert's 5-tuple is incomplete or the pcap's link type cannot be read
+        (RV(results[].flow_present) is then V(null)).
+    type: str
+    choices: [fail, warn, keep]
+    default: warn
   fail_on:
     description:
-      - V(any) fails the task when any alert failed (outcome C(failed), or C(no_packets) with O(on_empty=fail)), or
-        when ids of O(alert_ids) were not found (RV(not_found)), once the alerts found are fetched.
+      - V(any) fails the task when any alert failed (outcome C(failed), C(no_packets) with O(on_empty=fail), or
+        C(flow_absent) with O(on_flow_absent=fail)), or when ids of O(alert_ids) were not found (RV(not_found)), once
+        the alerts found are fetched.
       - V(none) never fails for per-alert outcomes; check RV(summary).
       - A refused token or a missing permission fails the task in either case.
     type: str
@@ -108,8 +121,9 @@ options:
     type: dict
 notes:
   - Outcomes per alert are C(fetched), C(present) (already on disk and verified), C(no_packets) (header-only pcap),
-    C(rotated) (the capture file was rotated out of the probe's store; never retried), C(no_capture) (the alert has no
-    C(capture_file) because conditional pcap was off on its probe; nothing is called) and C(failed).
+    C(flow_absent) (packets, but none of the alert's flow; see O(on_flow_absent)), C(rotated) (the capture file was
+    rotated out of the probe's store; never retried), C(no_capture) (the alert has no C(capture_file) because
+    conditional pcap was off on its probe; nothing is called) and C(failed).
 requirements:
   - requests
 seealso:
@@ -204,7 +218,7 @@ results:
       type: int
       sample: 14
     flow_present:
-      description: Whether packets of the alert's 5-tuple are in the pcap.
+      description: Whether packets of the alert's 5-tuple are in the pcap; V(null) when that cannot be told.
       type: bool
       sample: true
 not_found:
@@ -223,6 +237,7 @@ summary:
     fetched: 180
     present: 0
     no_packets: 2
+    flow_absent: 0
     rotated: 12
     no_capture: 6
     failed: 0
@@ -284,9 +299,10 @@ def check_mode_report(alerts, dest):
             "summary": {"alerts": len(results), "flows": len(flows)}}
 
 
-def failures(result, on_empty):
-    summary = result["summary"]
-    return summary.get("failed", 0) + (summary.get("no_packets", 0) if on_empty == "fail" else 0)
+def failing_outcomes(on_empty, on_flow_absent):
+    """The outcomes that count as failures for fail_on."""
+    return (("failed",) + (("no_packets",) if on_empty == "fail" else ())
+            + (("flow_absent",) if on_flow_absent == "fail" else ()))
 
 
 def main():
@@ -300,6 +316,7 @@ def main():
             workers={"type": "int", "default": 4},
             force={"type": "bool", "default": False},
             on_empty={"type": "str", "choices": ["fail", "warn", "keep"], "default": "warn"},
+            on_flow_absent={"type": "str", "choices": ["fail", "warn", "keep"], "default": "warn"},
             fail_on={"type": "str", "choices": ["any", "none"], "default": "any"},
             mode={"type": "str", "default": "0640"},
             custody={"type": "dict"},
@@ -321,7 +338,8 @@ def main():
             module.exit_json(not_found=not_found, **check_mode_report(alerts, params["dest"]))
         prepare_directory(params["dest"], mode)
         run = EvidenceRun(module.new_client, params["dest"], force=params["force"], on_empty=params["on_empty"],
-                          mode=mode, workers=params["workers"], context=custody_context(module))
+                          mode=mode, workers=params["workers"], context=custody_context(module),
+                          on_flow_absent=params["on_flow_absent"])
         with directory_lock(params["dest"], params["lock_timeout"]):
             result = run.run(alerts)
     except ScsError as err:
@@ -329,11 +347,16 @@ def main():
     if params["on_empty"] == "warn" and result["summary"]["no_packets"]:
         module.warn("%d alert(s) had no packets in the probe's pcap store (header-only pcap); see results."
                     % result["summary"]["no_packets"])
+    if params["on_flow_absent"] == "warn" and result["summary"]["flow_absent"]:
+        module.warn("%d alert(s) got a pcap without any packet of their flow (none of the alert's 5-tuple); it was kept: "
+                    "check it before relying on it, see results." % result["summary"]["flow_absent"])
     result["not_found"] = not_found
     problems = []
-    failed = failures(result, params["on_empty"])
+    failing = failing_outcomes(params["on_empty"], params["on_flow_absent"])
+    failed = sum(result["summary"][outcome] for outcome in failing)
     if failed:
-        problems.append("%d of %d alert(s) could not be fetched: %s" % (failed, len(result["results"]), first_failure(result)))
+        problems.append("%d of %d alert(s) could not be fetched: %s" % (
+            failed, len(result["results"]), first_failure(result, failing)))
     if not_found:
         problems.append("%d of the alert_ids were not found on SCS: %s%s. Check the ids, the other filters and the time "
                         "window (since, from, to)." % (len(not_found), ", ".join(not_found[:MAX_LISTED]),
@@ -343,9 +366,9 @@ def main():
     module.exit_json(**result)
 
 
-def first_failure(result):
+def first_failure(result, failing):
     for entry in result["results"]:
-        if entry["outcome"] in ("failed", "no_packets") and entry.get("message"):
+        if entry["outcome"] in failing and entry.get("message"):
             return entry["message"]
     return "see results."
 

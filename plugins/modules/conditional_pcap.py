@@ -15,6 +15,10 @@ description:
     applies the pending changes so that the probes start or stop their conditional pcap store.
   - Reads the current state with two list calls (probes, templates), writes only what differs (one C(PATCH) per
     changed target) and reports C(changed) only when something was written.
+  - A refused C(PATCH) (for example HTTP 403 for a token whose user may not change Probe Management) fails the task at
+    that target; the targets after it are not sent. RV(targets) and RV(probes) then report only what SCS accepted
+    (C(written), and C(after) equal to C(before) for every target not written), and the message lists what was and
+    was not written.
   - Reports, per target, the value before and after, and for every affected probe its effective value (its own,
     or its template's when it inherits).
 author:
@@ -88,12 +92,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 targets:
-  description: Every selected template and probe, with the flag before and after.
+  description:
+    - Every selected template and probe, with the flag before and after (what SCS holds after the run; in check mode,
+      what it would hold).
+    - C(written) tells whether SCS accepted a C(PATCH) of this target in this run; C(changed) whether its value changed.
   returned: always
   type: list
   elements: dict
   sample:
-    - {kind: template, name: dmz, id: 3, field: conditional_pcap, before: false, after: true, changed: true}
+    - {kind: template, name: dmz, id: 3, field: conditional_pcap, before: false, after: true, changed: true, written: true}
 probes:
   description: Effective value of every probe the changes touch, before and after.
   returned: always
@@ -146,11 +153,11 @@ def main():
     try:
         manager = probe_manager(module)
         plan = FlagPlan(manager, params["probes"], params["templates"], params["state"])
-        result.update(changed=bool(plan.changes), targets=plan.targets, probes=plan.effective(), field=plan.fields)
-        if module._diff:
-            result["diff"] = plan.diff()
-        if plan.changes and not module.check_mode:
-            plan.write(params["comment"])
+        try:
+            if plan.changes and not module.check_mode:
+                plan.write(params["comment"])
+        finally:
+            result.update(plan.report(module._diff))  # after a refused write: only what SCS accepted
         if params["apply"] and (plan.changes or plan.pending):
             result["changed"] = True
             if not module.check_mode:

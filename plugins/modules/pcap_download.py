@@ -54,7 +54,8 @@ options:
   alert:
     description:
       - The alert the pcap was extracted for. When given, C(flow_present) in RV(pcap) tells whether packets of its
-        5-tuple are in the file.
+        5-tuple are in the file, and a pcap with packets but none of them warns. It is kept; M(stamus.scs.alert_pcap)
+        has O(stamus.scs.alert_pcap#module:on_flow_absent) to refuse it.
     type: dict
   mode:
     description:
@@ -122,7 +123,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._pcap import check_file
 from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError, summarize_pcap
 
 DEFAULT_MODE = 0o640
-SYMBOLIC_MODE_RE = re.compile(r"^[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*$")
+SYMBOLIC_MODE_RE = re.compile(r"[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*")  # fullmatch
 
 
 def target_path(dest, filename, root):
@@ -146,7 +147,7 @@ def initial_mode(value):
         return value  # YAML already read an unquoted 0640 as octal
     if str(value).isdigit():
         return parse_mode(value)
-    if not SYMBOLIC_MODE_RE.match(str(value)):
+    if not SYMBOLIC_MODE_RE.fullmatch(str(value)):
         raise ScsConfigError("mode must be octal such as '0640' or symbolic such as 'u=rw,g=r,o=' (got %r)." % (value,))
     return DEFAULT_MODE
 
@@ -182,6 +183,9 @@ def main():
             result.update(changed=True, size=download_facts["size"], sha256=download_facts["sha256"], pcap=summary)
             if summary.get("header_only"):
                 module.warn("The pcap of %s holds no packet (header-only): the probe's store had none of this flow." % filename)
+            elif summary.get("flow_present") is False:
+                module.warn("The pcap of %s holds %d packet(s), none of the alert's 5-tuple: check that it is the right "
+                            "capture before relying on it." % (filename, summary["packets"]))
     except PcapFormatError as err:
         module.fail_json(msg="SCS sent a file for %s that is not a valid pcap (%s); nothing was written." % (params["filename"], err))
     except ScsError as err:

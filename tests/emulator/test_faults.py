@@ -99,6 +99,18 @@ def test_invalid_json_and_no_done(clean_emu):
     assert resp.status_code == 200 and resp.json() == {}
 
 
+def test_extra_result_appends_to_the_page(clean_emu):
+    emu = clean_emu
+    normal = emu.rest("GET", TAIL, params={"page_size": 2}).json()
+    emu.inject_fault(path="alerts_tail", kind="extra_result")
+    emu.inject_fault(path="alerts_tail", kind="extra_result", body={"_id": "forged", "@timestamp": "2099-01-01T00:00:00Z"})
+    with_null = emu.rest("GET", TAIL, params={"page_size": 2}).json()
+    forged = emu.rest("GET", TAIL, params={"page_size": 2}).json()
+    assert with_null["results"] == normal["results"] + [None] and with_null["count"] == normal["count"]
+    assert forged["results"][-1] == {"_id": "forged", "@timestamp": "2099-01-01T00:00:00Z"}
+    assert emu.rest("GET", TAIL, params={"page_size": 2}).json() == normal and emu.faults() == []
+
+
 def test_redirect_to_another_host(clean_emu):
     clean_emu.inject_fault(path="alerts_tail", kind="redirect")
     resp = clean_emu.rest("GET", TAIL, params={"page": 1}, allow_redirects=False)

@@ -1,5 +1,6 @@
 """The pcap extraction steps against the probes' real pcap stores."""
 
+import io
 import ipaddress
 import json
 import struct
@@ -158,6 +159,19 @@ def test_header_only_pcap_when_nothing_matches(fresh_emu):
     assert len(data) == 24 and data[:4] == b"\xd4\xc3\xb2\xa1"
 
 
+def test_extract_other_flow_serves_packets_of_another_flow(emu):
+    alert = extractable(emu)[1]
+    emu.configure(extract_other_flow=True)
+    try:
+        data = workflow(emu, alert).content
+    finally:
+        assert emu.configure(extract_other_flow=False)["extract_other_flow"] is False
+    records = pcapstore.read_pcap(data)
+    assert len(records) == 3 and data == pcapstore.other_flow_pcap()
+    assert pcapstore.alert_key(alert) not in {pcapstore.frame_key(record[-1]) for record in records}
+    assert workflow(emu, alert).content == emu.expected_pcap(alert["_id"])  # off again: the alert's own flow
+
+
 def test_new_alerts_and_forced_rotation(fresh_emu):
     alerts = fresh_emu.add_alerts(probe="probe-03", count=3)
     assert all(a["capture_file"] for a in alerts)
@@ -246,6 +260,18 @@ def test_stage_pcap_on_a_probe_and_errors(emu):
     assert emu.rest("GET", FS + "stagedP/retrieve/", params={"host": "probe-02"}).json() == {"retrieve": "done"}
     assert emu.rest("GET", FS + "stagedP/download/").content == data
     for bad in ({"filename": "a/b", "size": 100}, {"filename": "x", "size": 50}, {"filename": "x", "size": 100, "probe": "nope"},
-                {"filename": "x"}):
+                {"filename": "x"}, {"filename": "x", "shb_size": 30}, {"filename": "x", "shb_size": "big"}):
         resp = requests.post(emu.url + "/_emulator/stage_pcap/", json=bad, verify=emu.verify, timeout=10)
         assert resp.status_code == 400, bad
+
+
+def test_stage_pcap_with_a_big_section_header_block(emu):
+    shb = 64 * 1024 * 1024
+    emu.stage_pcap("stagedShb", 0, shb_size=shb)
+    data = emu.rest("GET", FS + "stagedShb/download/").content
+    assert struct.unpack_from("<IIIHH", data) == (0x0A0D0D0A, shb, 0x1A2B3C4D, 1, 0)
+    assert struct.unpack_from("<I", data, shb - 4)[0] == shb and not data[28:shb - 4].strip(b"\0")
+    # the rest, after a minimal Section Header Block, is a pcapng that dpkt reads
+    packets = list(dpkt.pcapng.Reader(io.BytesIO(struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
+                                                 + data[shb:])))
+    assert len(packets) == 3 and all(len(frame) == 60 for _ts, frame in packets)

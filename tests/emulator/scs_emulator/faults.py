@@ -14,7 +14,8 @@ import threading
 import time
 from urllib.parse import parse_qsl, urlencode
 
-KINDS = ("status", "html500", "reset", "reset_mid_body", "delay", "truncate", "invalid_json", "no_done", "redirect")
+KINDS = ("status", "html500", "reset", "reset_mid_body", "delay", "truncate", "invalid_json", "no_done", "redirect",
+         "extra_result")
 SECRET_RE = re.compile(r"token|key|secret|passw|auth", re.IGNORECASE)
 REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 307: "Temporary Redirect", 308: "Permanent Redirect",
            400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
@@ -228,6 +229,8 @@ class EmulatorMiddleware:
             body, _ctype = _body_bytes(fault["body"], {})
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
+        if kind == "extra_result":
+            return self._extra_result(fault["body"], environ, start_response)
         if kind == "redirect":
             location = fault["location"]
             if not location:
@@ -238,6 +241,30 @@ class EmulatorMiddleware:
             start_response(_status_line(fault["status"]), [("Location", location), ("Content-Length", "0")])
             return [body]
         return self._mangled(kind, environ, start_response, sock, entry)
+
+    def _extra_result(self, extra, environ, start_response):
+        """The real view's answer with `extra` (a JSON value, null by default) appended to its page's `results`."""
+        captured = {}
+
+        def capture(status, headers, exc_info=None):  # pylint: disable=unused-argument
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        respiter = self.app(environ, capture)
+        try:
+            raw = b"".join(respiter)
+        finally:
+            if hasattr(respiter, "close"):
+                respiter.close()
+        try:
+            page = json.loads(raw)
+            page["results"].append(extra)
+            raw = json.dumps(page).encode()
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass  # not a page (an error): answered as is
+        headers = [(n, v) for n, v in captured.get("headers", []) if n.lower() != "content-length"]
+        start_response(captured.get("status", "200 OK"), headers + [("Content-Length", str(len(raw)))])
+        return [raw]
 
     def _mangled(self, kind, environ, start_response, sock, entry):
         """truncate / reset_mid_body: run the real view, then cut its response short after about half of it.

@@ -393,6 +393,34 @@ def synthetic_pcap_chunks(size):
         yield _synthetic_record(full + i, length)
 
 
+def other_flow_pcap(packets=3):
+    """A pcap of `packets` synthetic packets of a flow no alert has (10.99.0.1:40000 -> 10.99.0.2:80)."""
+    return b"".join(synthetic_pcap_chunks(len(GLOBAL_HEADER) + packets * SYNTH_RECORD))
+
+
+def write_big_shb_pcapng(path, shb_size, packets=3):
+    """A little-endian pcapng whose Section Header Block is `shb_size` bytes (options: a hole of zeros, so the file is
+    sparse), then an Interface Description Block (linktype 1) and `packets` Enhanced Packet Blocks of synthetic frames."""
+    if shb_size < 28 or shb_size % 4:
+        raise ValueError("shb_size must be a multiple of 4, at least 28")
+    frame = synthetic_frame(SYNTH_MIN_FRAME, 1)
+    idb = struct.pack("<IIHHI", 1, 20, LINKTYPE_ETHERNET, 0, SNAPLEN) + struct.pack("<I", 20)
+    epb_len = 32 + len(frame) + (-len(frame) % 4)
+    ticks = SYNTH_TS * 1000000
+    epb = (struct.pack("<IIIIIII", 6, epb_len, 0, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame)) + frame
+           + b"\0" * (-len(frame) % 4) + struct.pack("<I", epb_len))
+    tmp = "%s.%d.%d.tmp" % (path, os.getpid(), threading.get_ident())
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(struct.pack("<IIIHHq", 0x0A0D0D0A, shb_size, 0x1A2B3C4D, 1, 0, -1))
+            fh.seek(shb_size - 28, 1)
+            fh.write(struct.pack("<I", shb_size) + idb + epb * packets)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
 def write_synthetic_pcap(path, size):
     """Write synthetic_pcap_chunks(size) to `path` atomically (temporary file, then rename)."""
     tmp = "%s.%d.%d.tmp" % (path, os.getpid(), threading.get_ident())

@@ -14,6 +14,7 @@ CONFIG = {
     "pcap_total_size": 262144,
     "task_delay": 0.5,
     "upload_limit": 100000000,
+    "extract_other_flow": False,
     "seed": 1,
 }
 CONFIG.update(json.loads(os.environ.get("SCS_EMULATOR_CONFIG", "{}") or "{}"))

@@ -225,9 +225,12 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
     def state(self):
         return self.admin("GET", "state/").json()
 
-    def stage_pcap(self, filename, size, probe=None):
-        """Put a valid pcap of exactly `size` bytes on SCS as if `filename` had been extracted and retrieved."""
+    def stage_pcap(self, filename, size, probe=None, shb_size=None):
+        """Put a valid pcap of exactly `size` bytes on SCS as if `filename` had been extracted and retrieved (with
+        `shb_size`: a pcapng whose Section Header Block has that size instead)."""
         body = {"filename": filename, "size": int(size)}
+        if shb_size is not None:
+            body["shb_size"] = int(shb_size)
         if probe:
             body["probe"] = probe
         return self.admin("POST", "stage_pcap/", json=body, timeout=max(30, int(size) // 20000000)).json()

@@ -221,14 +221,16 @@ def expected_pcap(request, body, alert_id):  # pylint: disable=unused-argument
 
 @admin_view(("POST",))
 def stage_pcap(request, body):  # pylint: disable=unused-argument
-    """Write a valid pcap of exactly `size` bytes as if `filename` had been extracted (on `probe`) and retrieved."""
+    """Write a valid pcap of exactly `size` bytes as if `filename` had been extracted (on `probe`) and retrieved; with
+    `shb_size`, a pcapng whose Section Header Block is that big (a sparse file) instead."""
     filename = body.get("filename")
     if not isinstance(filename, str) or not views_pcap.ALERT_ID_RE.match(filename):
         return JsonResponse({"detail": "filename must match [0-9a-zA-Z_-]+"}, status=400)
     try:
-        size = int(body.get("size"))
+        shb_size = int(body["shb_size"]) if body.get("shb_size") is not None else None
+        size = int(body.get("size")) if shb_size is None else 0
     except (TypeError, ValueError):
-        return JsonResponse({"detail": "size must be an integer (bytes)"}, status=400)
+        return JsonResponse({"detail": "size and shb_size must be integers (bytes)"}, status=400)
     probe = body.get("probe")
     if probe is not None and _probe(probe) is None:
         return JsonResponse({"detail": "unknown probe %r" % probe}, status=400)
@@ -240,7 +242,10 @@ def stage_pcap(request, body):  # pylint: disable=unused-argument
         return JsonResponse({"detail": "not enough free disk space for %d bytes" % size}, status=507)
     started = time.monotonic()
     try:
-        pcapstore.write_synthetic_pcap(written, size)
+        if shb_size is None:
+            pcapstore.write_synthetic_pcap(written, size)
+        else:
+            pcapstore.write_big_shb_pcapng(written, shb_size)
     except ValueError as exc:
         return JsonResponse({"detail": str(exc)}, status=400)
     if written != target:
@@ -280,7 +285,8 @@ def state(request, body):  # pylint: disable=unused-argument
 @admin_view(("GET", "POST"))
 def config(request, body):
     if request.method == "POST":
-        allowed = {"task_delay": float, "upload_limit": int, "pcap_file_size": int, "pcap_total_size": int}
+        allowed = {"task_delay": float, "upload_limit": int, "pcap_file_size": int, "pcap_total_size": int,
+                   "extract_other_flow": bool}
         for key, conv in allowed.items():
             if key in body:
                 runtime.CONFIG[key] = conv(body[key])

@@ -105,6 +105,8 @@ class ExtractView(APIView):
             data = pcapstore.extract_for_alert(pcapstore.store_dir(runtime.CONFIG["data_dir"], host), alert)
         except pcapstore.ExtractionError as exc:
             return _error(str(exc))
+        if runtime.CONFIG.get("extract_other_flow"):
+            data = pcapstore.other_flow_pcap()
         _atomic_write(extracted_pcap_path(host, filename), data)
         return Response({"extraction": "done", "filename": filename})
 

@@ -26,6 +26,8 @@ description:
     and skips the C(_id)s it has already emitted. Alerts that reach the SCS index late, or that move across a page
     boundary while it pages, are therefore not missed, as long as they are late by less than O(overlap).
   - A poll that reaches the 10,000 results SCS can page through emits what it read and polls again at once from there.
+  - Results that are not alert objects (for example a C(null) in the page) and alerts without C(_id) or with an
+    unreadable C(@timestamp) are skipped with a warning; they never stop the source.
   - Delivery is B(at least once). An alert can be emitted twice when the source restarts without O(state_file), when
     more than O(max_seen) alerts fall in one O(overlap), or when the source stops between queueing events and writing
     O(state_file). M(stamus.scs.alert_pcap) is idempotent, so a repeated alert costs one check of the pcap on disk.
@@ -81,6 +83,8 @@ options:
   qfilter:
     description:
       - Lucene query on the alerts, for example V(app_proto:http). ANDed with the other filters.
+      - It must be one complete expression, checked at the start as the O(stamus.scs.alert_info#module:qfilter) of the
+        modules is.
     type: str
   severity:
     description:
@@ -130,6 +134,21 @@ options:
       - Longest wait, in seconds, between polls after errors.
     type: float
     default: 300
+  max_clock_skew:
+    description:
+      - Seconds an alert's C(@timestamp) may be ahead of the clock of the host running the source (SCS or probe clocks
+        a little ahead).
+      - An alert dated later than that (a probe with a wrong clock, or a server that returns bogus dates) is
+        future-dated. It is still emitted, once, with a warning, but it does not move the source's position (the
+        newest C(@timestamp) read, kept in O(state_file)), which therefore never passes this host's clock plus
+        O(max_clock_skew). Without this cap a single alert dated 2099 would make every later alert look old, and none
+        would be emitted again.
+      - Alerts within the allowance move the position up to it, which takes up to this value from the O(overlap)
+        that catches alerts indexed late, so keep it well below O(overlap).
+      - A saved position past the cap (from an older version of the source, or a host whose clock ran ahead) moves
+        back to this host's clock at the start, with a warning.
+    type: float
+    default: 30
   state_file:
     description:
       - File where the source keeps its position (the newest C(@timestamp) read and the recent ids), written

@@ -18,7 +18,8 @@ def stamp(doc):
 class FakeAlertsClient:
     """``get_json`` answers alerts_tail like SCS: ``from_date`` inclusive, ``ordering=@timestamp`` ascending (ties in
     index order), DRF pages, a 500 past the result window. ``before_page(page)`` may change the index between pages;
-    ``failures`` is a list of exceptions raised by the next calls."""
+    ``failures`` is a list of exceptions raised by the next calls; ``junk`` holds malformed results (``None``, a
+    string...) put first in every page."""
 
     def __init__(self, window=10000):
         self.docs = []
@@ -26,6 +27,7 @@ class FakeAlertsClient:
         self.calls = []
         self.failures = []
         self.before_page = None
+        self.junk = []
 
     def add(self, count=1, at=T0, prefix="a", **fields):
         added = []
@@ -49,7 +51,8 @@ class FakeAlertsClient:
         matching = sorted((doc for doc in self.docs if stamp(doc) >= from_iso), key=stamp)
         results = matching[(page - 1) * size:page * size]
         more = page * size < min(len(matching), self.window)
-        return {"count": min(len(matching), self.window), "next": "https://scs/next" if more else None, "results": results}
+        return {"count": min(len(matching), self.window), "next": "https://scs/next" if more else None,
+                "results": list(self.junk) + results}
 
     @staticmethod
     def scrub(text):

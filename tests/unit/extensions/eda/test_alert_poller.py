@@ -154,6 +154,84 @@ def test_state_round_trip_continues_without_duplicates(scs):
     assert again.poll() == (new, False)
 
 
+@pytest.mark.parametrize("junk", [None, "alert", 42, ["a"], True])
+def test_a_result_that_is_not_an_alert_object_is_skipped_with_a_warning(scs, junk):
+    """One malformed document must not fail this poll, nor every later one."""
+    scs.junk = [junk]
+    alerts = scs.add(2, at=T0 + 1)
+    warnings = []
+    poller = AlertPoller(scs, start_ms=T0, page_size=1, warn=warnings.append)
+    assert drain(poller)[0] == alerts
+    later = scs.add(1, at=T0 + 2)
+    assert poller.poll() == (later, False)
+    assert warnings and all("not an alert object (%s): %r" % (type(junk).__name__, junk) in w for w in warnings)
+
+
+class Clock:
+    """A settable clock (seconds) for the poller's ``now``."""
+
+    def __init__(self, ms):
+        self.ms = ms
+
+    def __call__(self):
+        return self.ms / 1000.0
+
+
+FAR_FUTURE = 4102444800000  # 2100-01-01T00:00:00Z
+
+
+def test_future_dated_alert_is_returned_once_and_does_not_move_the_mark(scs):
+    clock = Clock(T0 + 10000)
+    warnings = []
+    poller = AlertPoller(scs, start_ms=T0, overlap_ms=60000, max_skew_ms=30000, now=clock, warn=warnings.append)
+    bogus = scs.add(1, at=FAR_FUTURE, prefix="bogus", host="probe-01")
+    normal = scs.add(1, at=T0 + 5000)
+    assert ids(poller.poll()[0]) == ids(normal + bogus)
+    assert poller.hwm == T0 + 5000  # the newest alert that is not future-dated, not 2100
+    assert len(warnings) == 1 and "'bogus0'" in warnings[0] and "'probe-01'" in warnings[0]
+    assert repr(iso(FAR_FUTURE)) in warnings[0] and "max_clock_skew=30s" in warnings[0]
+    # later alerts are still read, even indexed late by most of the overlap, and the bogus one never again
+    for step in range(1, 6):
+        clock.ms = T0 + 10000 + step * 3600000
+        later = scs.add(1, at=clock.ms - 1000, prefix="later")
+        late = scs.add(1, at=clock.ms - 1000 - 55000, prefix="late")
+        assert sorted(ids(poller.poll()[0])) == sorted(ids(later + late))
+        assert poller.hwm == clock.ms - 1000
+    assert len(warnings) == 1
+
+
+def test_an_alert_within_the_skew_allowance_moves_the_mark_without_a_warning(scs):
+    """SCS's clock a little ahead of this host's: its alerts are not future-dated."""
+    clock = Clock(T0)
+    warnings = []
+    poller = AlertPoller(scs, start_ms=T0 - 1000, max_skew_ms=30000, now=clock, warn=warnings.append)
+    ahead = scs.add(1, at=T0 + 29000)
+    assert poller.poll() == (ahead, False) and poller.hwm == T0 + 29000 and warnings == []
+
+
+def test_future_dated_alert_stays_known_across_a_saved_state(scs):
+    clock = Clock(T0)
+    scs.add(1, at=FAR_FUTURE, prefix="bogus")
+    first = AlertPoller(scs, start_ms=T0 - 1000, now=clock)
+    assert len(first.poll()[0]) == 1
+    clock.ms = T0 + 86400000
+    again = AlertPoller(scs, start_ms=clock.ms, now=clock)
+    again.restore(first.state())
+    new = scs.add(1, at=clock.ms - 5, prefix="new")
+    assert drain(again)[0] == new
+
+
+def test_a_saved_position_in_the_future_is_moved_back(scs):
+    """A state_file written before the cap (or on a host whose clock was ahead) no longer hides new alerts."""
+    clock = Clock(T0)
+    warnings = []
+    poller = AlertPoller(scs, start_ms=T0, max_skew_ms=30000, now=clock, warn=warnings.append)
+    poller.restore({"version": 1, "hwm": FAR_FUTURE, "floor": T0 - 3600000, "resume_from": None, "seen": {"x": FAR_FUTURE}})
+    assert poller.hwm == T0 and "moves back to this host's clock" in warnings[0]
+    new = scs.add(1, at=T0 - 50000)  # indexed late: the whole overlap still applies
+    assert poller.poll() == (new, False)
+
+
 @pytest.mark.parametrize("state", [None, [], {"version": 9}, {"version": 1, "hwm": "x", "floor": 0, "seen": {}},
                                    {"version": 1, "hwm": 1, "floor": 0, "seen": {"a": True}}])
 def test_restore_refuses_what_is_not_a_state(scs, state):

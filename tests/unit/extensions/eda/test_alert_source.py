@@ -4,6 +4,7 @@ import os
 import stat
 
 import pytest
+import requests
 
 from ansible_collections.stamus.scs.plugins.module_utils._alert_poller import AlertPoller
 from ansible_collections.stamus.scs.plugins.module_utils._alert_source import (
@@ -11,9 +12,10 @@ from ansible_collections.stamus.scs.plugins.module_utils._alert_source import (
     backoff_delay,
     source_settings,
 )
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import parse_time
 from ansible_collections.stamus.scs.plugins.module_utils import _errors as errors
 
-from fake_alerts import T0, FakeAlertsClient
+from fake_alerts import T0, FakeAlertsClient, iso
 
 TOKEN = "tok-eda-unit-2b7e1f0c"
 LOG = logging.getLogger("stamus.scs.alerts")
@@ -184,3 +186,52 @@ def test_corrupt_state_file_fails_at_start_with_the_fix(tmp_path):
     with pytest.raises(errors.ScsConfigError, match="state.json is unreadable .*delete it to start over"):
         AlertSource.from_args({"state_file": str(state_file)},
                               environ={"SCS_URL": "https://scs.example.net", "SCS_TOKEN": TOKEN})
+
+
+def alerts_tail_from(docs):
+    """A fake alerts_tail handler answering the docs (or junk) at or after ``from_date``, oldest first."""
+
+    def handler(request):
+        from_ms = int(requests.utils.urlparse(request.url).query.split("from_date=")[1].split("&")[0])
+        picked = [doc for doc in docs if not isinstance(doc, dict) or parse_time("t", doc["@timestamp"]) >= from_ms]
+        body = {"count": len(picked), "next": None, "results": picked}
+        return 200, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    return handler
+
+
+def test_a_null_result_is_skipped_and_the_source_goes_on(fake_server, caplog):
+    docs = [None, {"_id": "s0", "@timestamp": iso(T0)}]
+    fake_server.add("GET", "/rest/rules/es/alerts_tail/", handler=alerts_tail_from(docs))
+    args = {"scs_url": "https://scs.example.net", "scs_token": TOKEN, "since": "1h"}
+    with caplog.at_level(logging.WARNING, logger=LOG.name):
+        src = AlertSource.from_args(args, environ={}, now=lambda: T0 / 1000 + 60)
+        assert src.step() == ([{"stamus_alert": docs[1]}], 15.0)
+        assert src.step() == ([], 15.0) and src.failures == 0
+    assert "Skipped a result that is not an alert object (NoneType): None" in caplog.text
+
+
+def test_an_alert_dated_2100_is_emitted_once_and_later_alerts_still_are(tmp_path, fake_server, caplog):
+    """The mark kept in state_file is the newest alert that is not future-dated, not 2100."""
+    state_file = tmp_path / "state.json"
+    bogus = {"_id": "bogus", "@timestamp": "2100-01-01T00:00:00.000Z", "host": "probe-01"}
+    docs = [{"_id": "s0", "@timestamp": iso(T0)}, bogus]
+    fake_server.add("GET", "/rest/rules/es/alerts_tail/", handler=alerts_tail_from(docs))
+    args = {"scs_url": "https://scs.example.net", "scs_token": TOKEN, "since": "1h", "state_file": str(state_file)}
+    with caplog.at_level(logging.WARNING, logger=LOG.name):
+        first = AlertSource.from_args(args, environ={}, now=lambda: T0 / 1000 + 60)
+        assert [event["stamus_alert"]["_id"] for event in first.step()[0]] == ["s0", "bogus"]
+        first.commit()
+    assert json.loads(state_file.read_text())["hwm"] == T0
+    assert "'bogus' on probe 'probe-01' dated '2100-01-01T00:00:00.000Z'" in caplog.text
+    docs.insert(1, {"_id": "s1", "@timestamp": iso(T0 + 3590000)})
+    second = AlertSource.from_args(args, environ={}, now=lambda: T0 / 1000 + 3600)
+    assert [event["stamus_alert"]["_id"] for event in second.step()[0]] == ["s1"]
+    assert second.step()[0] == []
+
+
+@pytest.mark.parametrize("value, message", [(-1, "max_clock_skew must be a positive number of seconds"),
+                                            ("nan", "max_clock_skew must be a number"),
+                                            ("inf", "max_clock_skew must be a number")])
+def test_max_clock_skew_is_checked(value, message):
+    with pytest.raises(errors.ScsConfigError, match=message):
+        source_settings({"scs_url": "https://scs.example.net", "scs_token": TOKEN, "max_clock_skew": value}, {})

@@ -265,3 +265,31 @@ def test_an_echoed_token_is_scrubbed(tmp_path, fake_server):
     fake_server.add("GET", "/rest/appliances/template/", status=500, body=("<html>token %s</html>" % TOKEN).encode(),
                     headers={"Content-Type": "text/html"})
     assert "HTTP 500 (token ********)" in parse_error(tmp_path, retries=0)
+
+
+def test_names_and_addresses_ssh_could_read_as_options_are_not_used(tmp_path, fake_server):
+    """Probe names and addresses come from SCS: neither may reach ssh as an option (-oProxyCommand=...)."""
+    fleet = [
+        {"appliance_id": 1, "name": "probe-01", "address": "10.0.0.1"},
+        {"appliance_id": 2, "name": "-oProxyCommand=touch /tmp/pwned", "address": None},
+        {"appliance_id": 3, "name": "probe-03\n", "address": "10.0.0.3"},
+        {"appliance_id": 4, "name": "probe 04", "address": "10.0.0.4"},
+        {"appliance_id": 5, "name": "probe-05", "address": "-oProxyCommand=touch /tmp/pwned"},
+        {"appliance_id": 6, "name": "probe-06", "address": "probe-06.example.net\n"},
+        {"appliance_id": 7, "name": "probe-07", "address": "probe-07.example.net"},
+        {"appliance_id": 8, "name": "probe-08", "address": "2001:db8::8"},
+    ]
+    fake_server.add("GET", "/rest/appliances/template/", json=page([]))
+    fake_server.add("GET", "/rest/appliances/probe/", json=page(fleet))
+    fake_server.add("OPTIONS", "/rest/appliances/probe/1/", json=options_body())
+    inventory, warnings = run(tmp_path)
+    assert sorted(inventory.hosts) == ["probe-01", "probe-05", "probe-06", "probe-07", "probe-08"]
+    addresses = {name: inventory.get_host(name).vars.get("ansible_host") for name in inventory.hosts}
+    assert addresses == {"probe-01": "10.0.0.1", "probe-05": None, "probe-06": None,
+                         "probe-07": "probe-07.example.net", "probe-08": "2001:db8::8"}
+    assert warnings == [
+        "stamus.scs.probes skipped 3 probe(s) whose name cannot be a host name (it starts with '-' or holds spaces or "
+        "control characters): '-oProxyCommand=touch /tmp/pwned', 'probe-03\\n', 'probe 04'.",
+        "2 probe(s) have an address on SCS that is neither an IP address nor a host name, so no ansible_host: "
+        "probe-05 ('-oProxyCommand=touch /tmp/pwned'), probe-06 ('probe-06.example.net\\n'). Fix the address on SCS, "
+        "or set ansible_host with the compose option."]

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
@@ -92,9 +94,12 @@ def test_raw_hits_are_unwrapped():
         normalize_alert(["not", "a", "dict"])
 
 
-@pytest.mark.parametrize("qfilter", ["a) OR (b", "x)", "(a", 'host:"probe) OR (x', "a\\"])
-def test_qfilter_cannot_escape_its_parentheses(qfilter):
-    with pytest.raises(ScsConfigError, match="unbalanced parentheses or quotes"):
+@pytest.mark.parametrize("qfilter, problem", [
+    ("a) OR (b", "unbalanced ')'"), ("x)", "unbalanced ')'"), ("(a", "unbalanced '('"),
+    ('host:"probe) OR (x', "unbalanced quote"), ("a\\", "lone backslash"), ('x:/"/ ) OR *:* OR ( x:/"/', "unbalanced ')'"),
+])
+def test_qfilter_cannot_escape_its_parentheses(qfilter, problem):
+    with pytest.raises(ScsConfigError, match=r"^qfilter (has an?|ends with a) %s.* at position \d+ " % re.escape(problem)):
         alert_query_params(qfilter=qfilter, probe="probe-01")
 
 

@@ -36,6 +36,15 @@ def test_unusable_alerts_are_rejected_with_a_reason(tmp_path):
     assert "has no _id" in reasons and "no valid flow_id" in reasons and "cannot be used as a directory name" in reasons
 
 
+def test_probe_name_with_a_line_break_is_no_directory_name(tmp_path):
+    flows, rejected = plan_flows([alert("a", host="probe-01\n"), alert("b", host="probe-01\r\n"), alert("c")],
+                                 str(tmp_path))
+    assert [flow.probe for flow in flows] == ["probe-01"]
+    assert [reason for _alert, reason in rejected] == [
+        "The probe name 'probe-01\\n' cannot be used as a directory name.",
+        "The probe name 'probe-01\\r\\n' cannot be used as a directory name."]
+
+
 def test_source_alert_is_the_earliest_with_a_capture_file(tmp_path):
     flow = FlowEvidence(str(tmp_path), "probe-01", 7)
     flow.alerts = [alert("late", ts="2026-05-02T10:05:00Z"), alert("none", capture=False, ts="2026-05-02T09:00:00Z"),

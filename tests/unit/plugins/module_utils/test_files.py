@@ -47,7 +47,7 @@ def test_parse_mode(text, mode):
     assert parse_mode(text) == mode
 
 
-@pytest.mark.parametrize("text", ["u=rw", "0999", "64", "rw-r-----", ""])
+@pytest.mark.parametrize("text", ["u=rw", "0999", "64", "rw-r-----", "", "06\n40"])
 def test_bad_mode_names_the_format(text):
     with pytest.raises(ScsConfigError, match="octal string such as '0640'"):
         parse_mode(text)

@@ -24,11 +24,20 @@ def test_upload_sends_the_alert_as_multipart_from_memory(client, fake_server):
     assert request.url.endswith("/upload/?host=probe-01")
 
 
-@pytest.mark.parametrize("filename", ["../../etc/passwd", "a/b", "", None, "x y"])
+@pytest.mark.parametrize("filename", ["../../etc/passwd", "a/b", "", None, "x y", "x\n", "x\r\n"])
 def test_unsafe_filename_from_the_server_is_refused(client, fake_server, filename):
     fake_server.add("POST", "/rest/rules/filestore_pcap/upload/", json={"upload": "done", "filename": filename})
     with pytest.raises(ScsProtocolError, match="unsafe or missing filename"):
         steps.upload(client, ALERT, "probe-01")
+
+
+@pytest.mark.parametrize("alert_id", ["x\n", "Xk3aQ4kBWK2kIefhuEoN\n", "\nx"])
+def test_alert_id_with_a_line_break_is_refused(alert_id):
+    """A trailing newline passes a `^...$` pattern: ids are matched whole."""
+    with pytest.raises(ScsConfigError, match=r"must match \[0-9A-Za-z_-\]\+"):
+        steps.prepare_alert(dict(ALERT, _id=alert_id))
+    with pytest.raises(ScsConfigError):
+        steps.check_filename(alert_id)
 
 
 def test_missing_done_marker_is_a_failure(client, fake_server):

@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.stamus.scs.plugins.module_utils import _pcapfile
 from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import (
     PCAP_MAGICS,
+    PCAPNG_SHB_TYPE,
     PcapFormatError,
     linktype_name,
     summarize_pcap,
@@ -557,3 +558,43 @@ def test_large_file_is_streamed(tmp_path, monkeypatch, five_tuple):
     assert summary["flow_packets"] == (None if five_tuple is None else count)
     assert stats["reads"] >= count and stats["largest"] <= 65536
     assert peak < file_size / 10
+
+
+def huge_section_header(path, body_bytes, sections=1):
+    """A valid little-endian pcapng whose Section Header Blocks carry ``body_bytes`` of options each (a sparse hole),
+    each followed by an interface and one packet of TCP_FLOW."""
+    frame = ether(ipv4(CLIENT4, SERVER4, tcp(49152, 443)))
+    length = 28 + body_bytes
+    after = b"".join(bytes(block) for block in (
+        dpkt.pcapng.InterfaceDescriptionBlockLE(snaplen=65535, linktype=1),
+        dpkt.pcapng.EnhancedPacketBlockLE(caplen=len(frame), pkt_len=len(frame), pkt_data=frame)))
+    with open(str(path), "wb") as handle:
+        for _section in range(sections):
+            handle.write(struct.pack("<IIIHHq", PCAPNG_SHB_TYPE, length, 0x1A2B3C4D, 1, 0, -1))
+            handle.seek(body_bytes, 1)  # opt_endofopt, then zeros: read from a hole, no disk used
+            handle.write(struct.pack("<I", length) + after)
+    return str(path)
+
+
+def test_huge_section_header_block_is_read_in_bounded_memory(tmp_path, monkeypatch):
+    """A Section Header Block is capped like the other non-packet blocks: a 256 MiB one (twice) costs no 256 MiB."""
+    path = huge_section_header(tmp_path / "huge-shb.pcapng", 256 * 1024 * 1024, sections=2)
+    stats = {"reads": 0, "largest": 0}
+    monkeypatch.setattr(_pcapfile, "open", lambda *args, **kwargs: _ReadSpy(builtins.open(*args, **kwargs), stats), raising=False)
+    tracemalloc.start()
+    try:
+        summary = summarize_pcap(path, TCP_FLOW)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (summary["format"], summary["packets"], summary["flow_packets"]) == ("pcapng", 2, 2)
+    assert stats["largest"] <= _pcapfile.BLOCK_READ_LIMIT + 4 and peak < 4 * _pcapfile.BLOCK_READ_LIMIT, (stats, peak)
+
+
+def test_huge_section_header_block_still_has_its_trailer_checked(tmp_path):
+    path = huge_section_header(tmp_path / "bad-trailer.pcapng", 8 * 1024 * 1024)
+    with open(path, "r+b") as handle:
+        handle.seek(28 + 8 * 1024 * 1024 - 4)
+        handle.write(struct.pack("<I", 12345))
+    with pytest.raises(PcapFormatError, match="section header block at offset 0: trailing length 12345"):
+        summarize_pcap(path)

@@ -1,7 +1,8 @@
 import pytest
 
 from ansible_collections.stamus.scs.plugins.module_utils._client import ScsClient
-from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
+from ansible_collections.stamus.scs.plugins.module_utils._conditional_pcap import FlagPlan
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError, ScsPermissionError
 from ansible_collections.stamus.scs.plugins.module_utils._probe_api import API_DEFAULTS, resolve_api
 from ansible_collections.stamus.scs.plugins.module_utils._probes import (
     ApplyError,
@@ -105,3 +106,42 @@ def test_apply_gives_up_after_the_timeout(manager, fake_server):
     fake_server.add("GET", "/rest/appliances/task/3/", json={"pk": 3, "status": "scheduled"})
     with pytest.raises(ApplyError, match="still scheduled after 5 seconds; raise wait_timeout"):
         apply_changes(manager, timeout=5)
+
+
+def test_a_refused_write_reports_only_what_scs_accepted(manager, fake_server):
+    """First PATCH accepted, the second refused: the plan says so, and the third is never sent."""
+    templates = [{"pk": pk, "name": name, "conditional_pcap": False} for pk, name in ((1, "dmz"), (2, "lab"), (3, "edge"))]
+    probes = [{"appliance_id": 7, "name": "p7", "template": 1, "conditional_pcap": None},
+              {"appliance_id": 8, "name": "p8", "template": 2, "conditional_pcap": None}]
+    fake_server.add("GET", "/rest/appliances/template/", json=page(templates))
+    fake_server.add("GET", "/rest/appliances/probe/", json=page(probes))
+    fake_server.add("OPTIONS", "/rest/appliances/template/1/", json={})
+    fake_server.add("OPTIONS", "/rest/appliances/probe/7/", json={})
+    fake_server.add("PATCH", "/rest/appliances/template/1/", json=dict(templates[0], conditional_pcap=True))
+    fake_server.add("PATCH", "/rest/appliances/template/2/", status=403,
+                    json={"detail": "You do not have permission to perform this action."})
+    plan = FlagPlan(manager, None, ["all"], "enabled")
+    with pytest.raises(ScsPermissionError) as info:
+        plan.write("CHG-1")
+    assert "Written before it: template dmz. Not written: template lab, template edge." in str(info.value)
+    assert "rules.configuration_edit" in str(info.value)
+    assert [(t["name"], t["after"], t["changed"], t["written"]) for t in plan.targets] == [
+        ("dmz", True, True, True), ("lab", False, False, False), ("edge", False, False, False)]
+    report = plan.report(diff=True)
+    assert report["changed"] is True and report["diff"]["after"] == {"template/dmz": {"conditional_pcap": True}}
+    assert [(p["name"], p["before"], p["after"]) for p in report["probes"]] == [("p7", False, True)]
+    assert [call.url.split("/rest/")[1] for call in fake_server.calls if call.method == "PATCH"] == [
+        "appliances/template/1/", "appliances/template/2/"]
+
+
+def test_a_write_refused_at_once_changes_nothing(manager, fake_server):
+    fake_server.add("GET", "/rest/appliances/template/", json=page([{"pk": 1, "name": "dmz", "conditional_pcap": True}]))
+    fake_server.add("GET", "/rest/appliances/probe/", json=page([{"appliance_id": 7, "name": "p7", "conditional_pcap": None}]))
+    fake_server.add("OPTIONS", "/rest/appliances/probe/7/", json={})
+    fake_server.add("PATCH", "/rest/appliances/probe/7/", status=503, json={"detail": "Service Unavailable"})
+    plan = FlagPlan(manager, ["p7"], None, "disabled")
+    with pytest.raises(ScsError, match="Nothing was written \\(1 change\\(s\\) due: probe p7\\)"):
+        plan.write()
+    assert plan.report() == {"changed": False, "probes": [], "field": plan.fields, "targets": [
+        {"kind": "probe", "name": "p7", "id": 7, "field": "conditional_pcap", "before": None, "after": None,
+         "changed": False, "written": False}]}

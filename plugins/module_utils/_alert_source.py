@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 
@@ -17,16 +18,19 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.stamus.scs.plugins.module_utils._alert_poller import AlertPoller, alert_filter
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import parse_since
+from ansible_collections.stamus.scs.plugins.module_utils._client import check_ca_path
 from ansible_collections.stamus.scs.plugins.module_utils._connection import client_from_options, connection_argument_spec
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsAuthenticationError,
     ScsConfigError,
+    ScsLimitError,
     ScsNotFoundError,
     ScsPermissionError,
     ScsProtocolError,
     ScsValidationError,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 LOG = logging.getLogger("stamus.scs.alerts")
 SOURCE_OPTIONS = {
@@ -46,7 +50,7 @@ SOURCE_OPTIONS = {
 RULEBOOK_ARGS = frozenset(("eda_feedback_queue",))
 # Errors that retrying cannot fix: at the start they stop the source with their message.
 FATAL_AT_START = (ScsConfigError, ScsAuthenticationError, ScsPermissionError, ScsValidationError, ScsNotFoundError,
-                  ScsProtocolError)
+                  ScsProtocolError, ScsLimitError)
 
 
 def _coerce(name, kind, value):
@@ -55,7 +59,7 @@ def _coerce(name, kind, value):
             return boolean(value, strict=True)
         if kind == "int" and not isinstance(value, bool):
             return int(str(value).strip())
-        if kind == "float" and not isinstance(value, bool):
+        if kind == "float" and not isinstance(value, bool) and math.isfinite(float(str(value).strip())):
             return float(str(value).strip())
     except (TypeError, ValueError):
         pass
@@ -92,9 +96,8 @@ def source_settings(args, environ):
             raise ScsConfigError("%s must be a positive number of seconds (got %s)." % (name, settings[name]))
     if settings["max_seen"] < 1:
         raise ScsConfigError("max_seen must be 1 or more (got %s)." % settings["max_seen"])
-    if settings["ca_path"] and not os.path.isfile(settings["ca_path"]):
-        raise ScsConfigError("ca_path (SCS_CA_PATH) %s is not a file: give the PEM bundle of the CA that signed the "
-                             "SCS certificate." % settings["ca_path"])
+    if settings["ca_path"] and settings["validate_certs"] is not False:
+        check_ca_path(settings["ca_path"])
     state_dir = os.path.dirname(settings["state_file"] or "") or None
     if state_dir and not os.access(state_dir, os.W_OK | os.X_OK):
         raise ScsConfigError("state_file %s: its directory does not exist or is not writable; create it or choose "
@@ -135,7 +138,7 @@ class AlertSource:  # pylint: disable=too-many-instance-attributes
         poller = AlertPoller(client, alert_filter(settings["qfilter"], settings["severity"], settings["signature_ids"],
                                                   settings["probes"]),
                              start_ms=start_ms, page_size=settings["page_size"], overlap_ms=overlap_ms,
-                             max_seen=settings["max_seen"], warn=log.warning)
+                             max_seen=settings["max_seen"], warn=lambda message: log.warning(printable(message)))
         restored = load_state(settings["state_file"], poller)
         source = cls(client, poller, settings["interval"], settings["max_backoff"], state_file=settings["state_file"],
                      prime=not since and not restored, log=log)

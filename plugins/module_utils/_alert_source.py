@@ -29,7 +29,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsProtocolError,
     ScsValidationError,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks
+from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks, remove_stale_parts
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 LOG = logging.getLogger("stamus.scs.alerts")
@@ -194,6 +194,8 @@ class AlertSource:  # pylint: disable=too-many-instance-attributes
 
 def load_state(path, poller):
     """Restore ``poller`` from ``path``; False when there is no state yet."""
+    if path:
+        remove_stale_parts(os.path.dirname(path), name=os.path.basename(path))  # left by a source killed mid-write
     if not path or not os.path.exists(path):
         return False
     try:

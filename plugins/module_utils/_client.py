@@ -474,7 +474,7 @@ class ScsClient:
         """The body in pieces of about ``chunk_size``, stopped at the first byte past ``max_size`` or the announced
         length, or at the deadline (a ``(monotonic time, seconds)`` pair)."""
         received = 0
-        pending = bytearray()
+        pending, pending_size = [], 0
         try:
             for piece in body_reader.raw_pieces(response, deadline[0], self.timeout, self._transport_reason, chunk_size):
                 received += len(piece)
@@ -486,16 +486,17 @@ class ScsClient:
                     raise ScsLimitError("%s: SCS sent more than the %s it announced (Content-Length); the transfer was "
                                         "stopped and nothing was kept." % (call, human_size(length)),
                                         method="GET", path=path)
-                pending += piece
-                if len(pending) >= chunk_size:  # TLS reads come 16 KiB at a time: write and hash bigger blocks
-                    yield bytes(pending)
-                    pending.clear()
+                pending.append(piece)
+                pending_size += len(piece)
+                if pending_size >= chunk_size:  # TLS reads come 16 KiB at a time: write and hash bigger blocks
+                    yield b"".join(pending)
+                    pending, pending_size = [], 0
         except body_reader.DeadlinePassed:
             raise ScsLimitError("%s: the download took longer than download_timeout (%g seconds) and was stopped after "
                                 "%s; nothing was kept. Raise download_timeout for a slow link." % (
                                     call, deadline[1], human_size(received)), method="GET", path=path) from None
         if pending:
-            yield bytes(pending)
+            yield b"".join(pending)
 
     # -- error policy -----------------------------------------------------------------------------
 

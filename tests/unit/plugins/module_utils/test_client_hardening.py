@@ -476,3 +476,12 @@ def test_unexpected_error_of_one_flow_is_scrubbed(fake_server, tmp_path, monkeyp
     [entry] = run.run([alert])["results"]
     assert entry["outcome"] == "failed" and entry["message"].startswith("Unexpected RuntimeError while fetching flow 7")
     assert TOKEN not in entry["message"] and "\x1b" not in entry["message"] and "********" in entry["message"]
+
+
+def test_event_source_removes_the_state_part_a_killed_source_left(fake_server, tmp_path):
+    state_file = tmp_path / "state.json"
+    stale = part(tmp_path, "state.json", pid=dead_pid())
+    other = part(tmp_path, "other.json", pid=dead_pid())
+    AlertSource.from_args({"scs_url": "https://scs.example.net", "scs_token": TOKEN, "state_file": str(state_file)},
+                          environ={})
+    assert not stale.exists() and other.exists()

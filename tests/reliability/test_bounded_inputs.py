@@ -12,6 +12,7 @@ log), or as the module's own process where memory or time is measured or the pro
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # inputkit, under --import-mode=importlib
 
-from faultkit import NO_ROTATION, evidence_problems, lone_alerts  # noqa: E402
+from faultkit import NO_ROTATION, evidence_problems, excerpt, lone_alerts  # noqa: E402
 from inputkit import CaseBatch, files_under, has_traceback, result_has_traceback, run_module_direct  # noqa: E402
 from runner import COLLECTIONS, MODULE_LAUNCHER, TOKEN_MARKER, Emulator, run_tasks  # noqa: E402
 
@@ -151,7 +152,9 @@ def test_download_limits(batch, ledger, key):
     ledger.checked("no traceback")
     ledger.checked("no token leak")
     note = "; not retried, nothing kept" if module == "alert_pcap" else "; nothing kept"
-    ledger.record(CATEGORY, SCENARIOS[key], module, "clear error", message[:200] + note)
+    # the free space of this machine's /tmp is no part of the observation
+    message = re.sub(r"has only [^;]* free", "has only <free space> free", message)
+    ledger.record(CATEGORY, SCENARIOS[key], module, "clear error", excerpt(message, width=200) + note)
 
 
 def test_no_traceback_in_the_batch(batch):
@@ -177,7 +180,7 @@ def test_gzip_bomb_answer_costs_little_memory(emu, tmp_path, ledger):
     assert not has_traceback(result) and TOKEN_MARKER not in json.dumps(result)
     ledger.checked("no traceback")
     ledger.record(CATEGORY, "alerts page gzip bomb (about 0.5 MiB decoding to 512 MiB)", "alert_info", "clear error",
-                  "%s; not retried; peak RSS %.0f MiB (limit %d), %.1f s" % (message[:150], rss, BOMB_RSS_LIMIT_MIB, seconds))
+                  "%s; not retried; peak RSS %.0f MiB (limit %d), %.1f s" % (excerpt(message, width=150), rss, BOMB_RSS_LIMIT_MIB, seconds))
 
 
 def test_dribbling_answer_ends_at_the_deadline(emu, tmp_path, ledger):
@@ -193,7 +196,7 @@ def test_dribbling_answer_ends_at_the_deadline(emu, tmp_path, ledger):
     # two attempts of 2 s and one backoff of at most 0.5 s, plus the module's start: far from the hours it would take
     assert seconds < 15, seconds
     ledger.record(CATEGORY, "alerts page dribbled one byte every 0.5 s (timeout=2, retries=1)", "alert_info",
-                  "clear error", "%s; ended after %.1f s (bound 15)" % (result["msg"][:150], seconds))
+                  "clear error", "%s; ended after %.1f s (bound 15)" % (excerpt(result["msg"], width=150), seconds))
 
 
 def test_dribbling_download_ends_at_download_timeout(emu, tmp_path, ledger):
@@ -213,7 +216,7 @@ def test_dribbling_download_ends_at_download_timeout(emu, tmp_path, ledger):
     assert files_under(dest) == []
     ledger.checked("no partial file")
     ledger.record(CATEGORY, "8 MiB pcap dribbled (64 KiB every 0.25 s), download_timeout=3", "pcap_download",
-                  "clear error", "%s; ended after %.1f s (bound 12)" % (result["msg"][:150], seconds))
+                  "clear error", "%s; ended after %.1f s (bound 12)" % (excerpt(result["msg"], width=150), seconds))
 
 
 # ------------------------------------------------------------------------------------------------ killed runs

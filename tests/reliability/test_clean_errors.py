@@ -20,7 +20,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # inputkit, under --import-mode=importlib
 
-from faultkit import NO_ROTATION, lone_alerts, stage_steps  # noqa: E402
+from faultkit import NO_ROTATION, excerpt, lone_alerts, stage_steps  # noqa: E402
 from inputkit import CaseBatch, has_traceback, result_has_traceback  # noqa: E402
 from runner import BIN, TOKEN_MARKER, Emulator, ansible_env, run_tasks  # noqa: E402
 
@@ -121,7 +121,7 @@ def test_unusable_option_is_refused_before_any_request(options_batch, ledger, ke
     assert sent == [], "refused locally, yet SCS was called: %s" % [entry["path"] for entry in sent]
     ledger.checked("no traceback")
     ledger.checked("no token leak")
-    ledger.record(CATEGORY, scenario, module, "clear error", "%s (no request sent, not retried)" % message[:200])
+    ledger.record(CATEGORY, scenario, module, "clear error", "%s (no request sent, not retried)" % excerpt(message, width=200))
 
 
 def test_no_traceback_nor_token_in_the_options_run(options_batch):
@@ -178,7 +178,7 @@ def test_inventory_plugin_reports_clean_errors(emu, tmp_path, ledger, scenario):
     ledger.checked("no traceback")
     ledger.checked("no token leak")
     ledger.record(CATEGORY, scenario, "probes inventory (ansible-inventory)", "clear error",
-                  "%s (no request sent)" % line.strip()[:200])
+                  "%s (no request sent)" % excerpt(line, width=200))
 
 
 def test_modules_under_display_traceback_fail_cleanly(emu, tmp_path, ledger):
@@ -197,7 +197,7 @@ def test_modules_under_display_traceback_fail_cleanly(emu, tmp_path, ledger):
         assert "module_stderr" not in result and not transport_frames(json.dumps(result)), result
         ledger.checked("no traceback")
         ledger.record(CATEGORY, "ca_path that does not exist, ANSIBLE_DISPLAY_TRACEBACK=error", name, "clear error",
-                      "%s (typed ScsConfigError, no request sent)" % result["msg"][:160])
+                      "%s (typed ScsConfigError, no request sent)" % excerpt(result["msg"], width=160))
     assert emu.requests() == []
 
 
@@ -268,7 +268,7 @@ def test_server_text_is_printed_without_control_characters(evil_batch, ledger, k
     assert any("\\x1b]0;owned\\x07" in text for text in quoted), quoted
     assert not result_has_traceback(result)
     ledger.checked("no traceback")
-    ledger.record(CATEGORY, scenario, module, "clear error", "quoted as: %s" % quoted[0][:200])
+    ledger.record(CATEGORY, scenario, module, "clear error", "quoted as: %s" % excerpt(quoted[0], width=200))
 
 
 def test_no_control_character_reaches_the_terminal(evil_batch, ledger):

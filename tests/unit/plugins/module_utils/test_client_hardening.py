@@ -83,6 +83,11 @@ class CountingBody(io.BytesIO):
         self.served += len(piece)
         return piece
 
+    def read(self, size=-1):
+        piece = super().read(size)
+        self.served += len(piece)
+        return piece
+
 
 def serve_raw(fake_server, raw):
     original = fake_server._response

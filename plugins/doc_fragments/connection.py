@@ -23,6 +23,8 @@ options:
       - Create one in the SCS web interface under the user's account settings.
       - If not set, the value of the E(SCS_TOKEN) environment variable is used.
       - The token is never logged, returned or shown in error messages by the collection.
+      - A token with a line break, another control character or a character outside Latin-1 cannot be sent in an
+        HTTP header; it is refused before anything is sent, without showing it.
       - Prefer E(SCS_TOKEN) (or a credential) to this option on the command line. When an ad-hoc task such as
         C(ansible localhost -m stamus.scs.alert_info -a scs_token=...) fails, Ansible shows the task's arguments,
         the token included, in its own error context.
@@ -37,20 +39,32 @@ options:
     default: true
   ca_path:
     description:
-      - Path to a PEM file of CA certificates used to verify the SCS server certificate.
+      - Path to a PEM file of CA certificates used to verify the SCS server certificate, or to a directory of
+        certificates prepared with C(openssl rehash).
       - If not set, the value of the E(SCS_CA_PATH) environment variable is used, then the system trust store.
+      - Checked before anything is sent when O(validate_certs) is true. A path that does not exist, that cannot be read
+        or that holds no PEM certificate (a DER file, for example) fails with a message naming the file; such errors
+        are never retried.
     type: path
   timeout:
     description:
-      - Seconds to wait for the server to connect and to send each response chunk.
+      - Deadline, in seconds, of each attempt of an API call, the whole answer included. Connecting and every read
+        wait at most this long, and an answer still arriving once it has passed (a server sending it byte by byte) is
+        abandoned, then retried like a timeout where O(retries) allows.
+      - A call that is retried can take up to (O(retries) + 1) times this, plus the waits between attempts.
+      - Pcap downloads have their own deadline for the whole transfer
+        (O(stamus.scs.pcap_download#module:download_timeout) of M(stamus.scs.pcap_download) and
+        M(stamus.scs.alert_pcap)); each of their reads still waits at most O(timeout).
       - Pcap extraction is synchronous on SCS and can take as long as the server's worker timeout (120 seconds on Scirius).
+      - A finite number greater than 0 and at most 604800 (a week).
     type: float
     default: 120
   retries:
     description:
       - How many times a request that is safe to repeat is retried after a connection error or an HTTP 429, 502, 503 or 504 answer.
       - Retries wait with exponential backoff and jitter, honouring C(Retry-After).
-      - Requests that change state (POST, PATCH) are never retried.
+      - Requests that change state (POST, PATCH) are never retried, nor are refused options and answers over a limit.
+      - Between 0 and 20.
     type: int
     default: 3
   tenant:
@@ -61,6 +75,14 @@ notes:
   - >-
     All modules of this collection belong to the action group C(stamus.scs.scs), so the connection options can be set
     once for all of them with C(module_defaults) and the key C(group/stamus.scs.scs).
+  - >-
+    JSON answers are read as they arrive and decoded (gzip or deflate) incrementally, at most 64 MiB per answer once
+    decoded: a larger one, such as a compression bomb, fails with a message naming the call, is not retried and never
+    fills memory. A page of 1,000 alerts is far smaller. Of an error answer only the first 64 KiB are read.
+  - >-
+    Text quoted from SCS in messages and warnings (error details, step errors, probe messages, HTML pages) has its
+    control characters replaced (line breaks by spaces, ESC, BEL and the like by visible escapes such as C(\x1b)), so
+    that a server cannot drive the terminal. Data returned by the modules (alerts, probes) is left as SCS sent it.
 """
 
     # Plugin flavour (community.hashi_vault's pattern): list stamus.scs.connection.plugins after stamus.scs.connection

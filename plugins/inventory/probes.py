@@ -108,11 +108,12 @@ from ansible.errors import AnsibleParserError, AnsibleRequiredOptionError
 from ansible.inventory.group import to_safe_group_name
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.stamus.scs.plugins.module_utils._client import normalize_base_url
+from ansible_collections.stamus.scs.plugins.module_utils._client import normalize_base_url, scrub_secret
 from ansible_collections.stamus.scs.plugins.module_utils._connection import client_from_options, connection_argument_spec
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._probe_api import resolve_api
 from ansible_collections.stamus.scs.plugins.module_utils._probes import FleetView, ProbeManager, filter_items
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 FILE_NAMES = ("scs.yml", "scs.yaml", "scs_probes.yml", "scs_probes.yaml")
 FILE_SUFFIXES = (".scs.yml", ".scs.yaml")
@@ -151,7 +152,7 @@ def host_vars(probe):
 
 
 def listed(items):
-    return ", ".join(items[:MAX_LISTED]) + (", ..." if len(items) > MAX_LISTED else "")
+    return printable(", ".join(items[:MAX_LISTED]) + (", ..." if len(items) > MAX_LISTED else ""))
 
 
 def group_names(probe):
@@ -189,6 +190,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             probes = self._probes(path, cache)
         except ScsError as err:
             raise AnsibleParserError("stamus.scs.probes could not read the probes from SCS: %s" % err) from None
+        except Exception as err:  # pylint: disable=broad-exception-caught
+            # Anything else is a bug: reported in one line, its text scrubbed of the token like the client's errors.
+            raise AnsibleParserError("stamus.scs.probes failed reading the probes from SCS (unexpected %s: %s)" % (
+                type(err).__name__, scrub_secret(err, getattr(self, "_scs_token", None)))) from None
         self._populate(filter_items(probes, self.get_option("names"), self.get_option("pattern")))
 
     # -- reading, through the cache --------------------------------------------------------------
@@ -221,6 +226,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             elif name in TEMPLATED_OPTIONS and isinstance(value, str) and self.templar.is_template(value):
                 value = self.templar.template(value)
             options[name] = value
+        self._scs_token = options["scs_token"]  # pylint: disable=attribute-defined-outside-init
         return options
 
     def _read_fleet(self, options):

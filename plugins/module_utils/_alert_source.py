@@ -18,17 +18,20 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.stamus.scs.plugins.module_utils._alert_poller import AlertPoller, alert_filter
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_ID_RE, MAX_FLOW_ID, parse_since
+from ansible_collections.stamus.scs.plugins.module_utils._client import check_ca_path
 from ansible_collections.stamus.scs.plugins.module_utils._connection import client_from_options, connection_argument_spec
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsAuthenticationError,
     ScsConfigError,
+    ScsLimitError,
     ScsNotFoundError,
     ScsPermissionError,
     ScsProtocolError,
     ScsValidationError,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._evidence import SAFE_DIRNAME_RE
-from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks
+from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks, remove_stale_parts
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 LOG = logging.getLogger("stamus.scs.alerts")
 SOURCE_OPTIONS = {
@@ -51,7 +54,7 @@ MAX_PROBE_NAME_LENGTH = 255
 RULEBOOK_ARGS = frozenset(("eda_feedback_queue",))
 # Errors that retrying cannot fix: at the start they stop the source with their message.
 FATAL_AT_START = (ScsConfigError, ScsAuthenticationError, ScsPermissionError, ScsValidationError, ScsNotFoundError,
-                  ScsProtocolError)
+                  ScsProtocolError, ScsLimitError)
 
 
 def _coerce(name, kind, value):
@@ -99,9 +102,8 @@ def source_settings(args, environ):
             raise ScsConfigError("%s must be a positive number of seconds (got %s)." % (name, settings[name]))
     if settings["max_seen"] < 1:
         raise ScsConfigError("max_seen must be 1 or more (got %s)." % settings["max_seen"])
-    if settings["ca_path"] and not os.path.isfile(settings["ca_path"]):
-        raise ScsConfigError("ca_path (SCS_CA_PATH) %s is not a file: give the PEM bundle of the CA that signed the "
-                             "SCS certificate." % settings["ca_path"])
+    if settings["ca_path"] and settings["validate_certs"] is not False:
+        check_ca_path(settings["ca_path"])
     state_dir = os.path.dirname(settings["state_file"] or "") or None
     if state_dir and not os.access(state_dir, os.W_OK | os.X_OK):
         raise ScsConfigError("state_file %s: its directory does not exist or is not writable; create it or choose "
@@ -165,7 +167,7 @@ class AlertSource:  # pylint: disable=too-many-instance-attributes
         poller = AlertPoller(client, alert_filter(settings["qfilter"], settings["severity"], settings["signature_ids"],
                                                   settings["probes"]),
                              start_ms=start_ms, page_size=settings["page_size"], overlap_ms=overlap_ms,
-                             max_seen=settings["max_seen"], warn=log.warning,
+                             max_seen=settings["max_seen"], warn=lambda message: log.warning(printable(message)),
                              max_skew_ms=int(settings["max_clock_skew"] * 1000), now=now)
         restored = load_state(settings["state_file"], poller)
         source = cls(client, poller, settings["interval"], settings["max_backoff"], state_file=settings["state_file"],
@@ -233,6 +235,8 @@ class AlertSource:  # pylint: disable=too-many-instance-attributes
 
 def load_state(path, poller):
     """Restore ``poller`` from ``path``; False when there is no state yet."""
+    if path:
+        remove_stale_parts(os.path.dirname(path), name=os.path.basename(path))  # left by a source killed mid-write
     if not path or not os.path.exists(path):
         return False
     try:

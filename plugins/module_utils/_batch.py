@@ -22,6 +22,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
 from ansible_collections.stamus.scs.plugins.module_utils._evidence import build_manifest, merge_alerts, plan_flows, utc_now
 from ansible_collections.stamus.scs.plugins.module_utils._files import prepare_directory
 from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError, summarize_pcap
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 OUTCOMES = ("fetched", "present", "no_packets", "flow_absent", "rotated", "no_capture", "failed")
 PCAP_FACT_KEYS = ("format", "linktype", "linktype_name", "packets", "bytes", "first_packet_time", "last_packet_time",
@@ -68,7 +69,7 @@ class EvidenceRun:
     """One alert_pcap run: plans the flows, fetches them with ``workers`` threads, reports per alert."""
 
     def __init__(self, client_factory, dest, force=False, on_empty="warn", mode=0o640, workers=4, context=None,
-                 on_flow_absent="warn"):
+                 on_flow_absent="warn", download_limits=None):
         self._client_factory = client_factory
         self._local = threading.local()
         self.dest = dest
@@ -78,6 +79,7 @@ class EvidenceRun:
         self.mode = mode
         self.workers = workers
         self.context = context or {}
+        self.download_limits = download_limits or {}
 
     def _client(self):
         # One session per worker thread: requests sessions are not documented as thread-safe.
@@ -103,9 +105,13 @@ class EvidenceRun:
                                      "permissions of dest; nothing partial was kept." % (
                                          flow.flow_id, flow.probe, err.strerror or err, getattr(err, "filename", "") or ""))
         except Exception as err:  # pylint: disable=broad-exception-caught
-            # One flow's bug must not lose the results of a thousand others, nor show a traceback.
+            # One flow's bug must not lose the results of a thousand others, nor show a traceback (nor the token).
             return Outcome("failed", "Unexpected %s while fetching flow %d of %s: %s" % (
-                type(err).__name__, flow.flow_id, flow.probe, err))
+                type(err).__name__, flow.flow_id, flow.probe, self._scrub(err)))
+
+    def _scrub(self, err):
+        client = getattr(self._local, "client", None)
+        return client.scrub(err) if client is not None else printable(err)
 
     def fetch_flow(self, flow):
         if not self.force:
@@ -163,7 +169,8 @@ class EvidenceRun:
             if flow_absent(summary) and self.on_flow_absent == "fail":
                 raise FlowAbsent(summary)
 
-        download = step("download", steps.download, client, filename, flow.pcap_path, mode=self.mode, verify=verify)
+        download = step("download", steps.download, client, filename, flow.pcap_path, mode=self.mode, verify=verify,
+                        **self.download_limits)
         facts = {"file": os.path.basename(flow.pcap_path), "sha256": download["sha256"], "size": download["size"]}
         facts.update((key, summary.get(key)) for key in PCAP_FACT_KEYS)
         try:

@@ -11,14 +11,20 @@ what the endpoints mean lives in the resource helpers next to it.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import json as jsonlib
+import math
+import os
 import random
 import re
+import ssl
 import time
 from urllib.parse import quote, urlsplit, urlunsplit
 
 try:
     import requests
+    import urllib3
     from requests.auth import AuthBase
 except ImportError:  # pragma: no cover - reported by the modules with missing_required_lib()
     HAS_REQUESTS = False
@@ -28,9 +34,11 @@ else:
     RETRYABLE_EXCEPTIONS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                             requests.exceptions.ChunkedEncodingError)
 
+from ansible_collections.stamus.scs.plugins.module_utils import _body as body_reader
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsAuthenticationError,
     ScsConfigError,
+    ScsLimitError,
     ScsNotFoundError,
     ScsPermissionError,
     ScsProtocolError,
@@ -39,7 +47,8 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsTransportError,
     ScsValidationError,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._files import ShortWriteError, atomic_write_chunks
+from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks, free_space
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 RETRY_STATUSES = frozenset((429, 502, 503, 504))
@@ -50,6 +59,20 @@ RESULT_WINDOW = 10000
 DOWNLOAD_CHUNK = 1 << 20
 MAX_RETRY_AFTER = 120.0
 MESSAGE_BODY_LIMIT = 300
+MIB = 1 << 20
+# The largest JSON answer read from one call, once decoded: a page of 1,000 large alerts is about 20 MiB.
+MAX_JSON_BYTES = 64 * MIB
+# Of an error answer only the start is shown: the rest is not read.
+ERROR_BODY_BYTES = 64 * 1024
+DEFAULT_MAX_DOWNLOAD = 4 << 30
+DEFAULT_DOWNLOAD_TIMEOUT = 3600.0
+MAX_SECONDS = 7 * 24 * 3600.0  # a week: far above any sane wait, far below what overflows a socket timeout
+MAX_RETRIES = 20
+JSON_HEADERS = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate"}
+# A pcap is taken byte for byte: an encoded one could be a bomb, and its Content-Length would not bound it.
+DOWNLOAD_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity"}
+# A token goes into an HTTP header: controls would split it (and http.client would print it in its error).
+TOKEN_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 # An SSLError that is not about the certificate (EOF or reset during the handshake) is a dropped connection.
@@ -86,6 +109,75 @@ class _TokenAuth(AuthBase):
         return request
 
 
+def check_token(token):
+    """The stripped token, or ScsConfigError with a message that never shows it."""
+    token = "" if token is None else str(token).strip()
+    if not token:
+        raise ScsConfigError("No SCS API token: set the scs_token option or the SCS_TOKEN environment variable.")
+    if TOKEN_CONTROL_RE.search(token):
+        raise ScsConfigError("scs_token contains a line break or another control character, so it cannot be sent in "
+                             "an HTTP header (it is not shown here): copy the token again without them.")
+    try:
+        token.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ScsConfigError("scs_token contains characters that cannot be sent in an HTTP header (outside Latin-1; "
+                             "it is not shown here): copy the token again from the SCS web interface.") from None
+    return token
+
+
+def check_seconds(name, value, maximum=MAX_SECONDS):
+    """A finite, positive number of seconds (nan and inf are refused: they break socket timeouts)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if isinstance(value, bool) or not math.isfinite(seconds) or not 0 < seconds <= maximum:
+        raise ScsConfigError("%s must be a number of seconds greater than 0 and at most %d (got %r)." % (
+            name, maximum, value))
+    return seconds
+
+
+def check_ca_path(path):
+    """Refuse a ca_path that TLS could not use, before anything is sent, with a message naming the file."""
+    if os.path.isdir(path):
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise ScsConfigError("ca_path %s is a directory that cannot be read: make it readable by the user that "
+                                 "runs Ansible, or point ca_path (SCS_CA_PATH) at a PEM file." % path)
+        return
+    if not os.path.exists(path):
+        raise ScsConfigError("ca_path %s does not exist: set ca_path (or SCS_CA_PATH) to the PEM file of the CA that "
+                             "signed the SCS certificate, or unset it to use the system trust store." % path)
+    if not os.path.isfile(path):
+        raise ScsConfigError("ca_path %s is not a regular file: point ca_path (SCS_CA_PATH) at a PEM file of CA "
+                             "certificates." % path)
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+    except ssl.SSLError:
+        raise ScsConfigError("ca_path %s holds no certificate in PEM form: give the CA certificate as PEM (text "
+                             "starting with -----BEGIN CERTIFICATE-----); convert a DER file with `openssl x509 -inform "
+                             "der -in ca.der -out ca.pem`." % path) from None
+    except OSError as err:
+        raise ScsConfigError("ca_path %s cannot be read (%s): make it readable by the user that runs Ansible." % (
+            path, err.strerror or err)) from None
+
+
+def scrub_secret(text, secret):
+    """``text`` made safe to show: ``secret`` (as typed or as Python would quote it) masked, controls escaped."""
+    text = str(text)
+    secret = str(secret).strip() if secret else ""
+    if secret:
+        for form in sorted({secret, repr(secret)[1:-1]}, key=len, reverse=True):
+            text = text.replace(form, "********")
+    return printable(text)
+
+
+def human_size(size):
+    for unit, scale in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", MIB), ("KiB", 1024)):
+        if size >= scale:
+            return "%s %s (%d bytes)" % (("%.1f" % (size / scale)).rstrip("0").rstrip("."), unit, size)
+    return "%d bytes" % size
+
+
 def normalize_base_url(url):
     """Return the REST root (``https://host[:port][/prefix]/rest/``) for what users type as scs_url."""
     parts = urlsplit((url or "").strip())
@@ -111,6 +203,16 @@ def path_segment(value):
     return quote(str(value), safe="")
 
 
+def _json_or_none(data):
+    """The JSON value of ``data`` (bytes), or None when it is missing or not JSON (too deep included)."""
+    if data is None:
+        return None
+    try:
+        return jsonlib.loads(data)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _html_to_text(text):
     text = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", " ", text)
     text = re.sub(r"(?s)<[^>]+>", " ", text)
@@ -124,16 +226,14 @@ class ScsClient:
                  sleep=time.sleep, backoff_base=0.5, backoff_max=30.0):
         if not HAS_REQUESTS:
             raise ScsConfigError("The Python library 'requests' is required on the host that runs this module.")
-        if not token or not str(token).strip():
-            raise ScsConfigError("No SCS API token: set the scs_token option or the SCS_TOKEN environment variable.")
-        if retries is None or retries < 0:
-            raise ScsConfigError("retries must be 0 or more (got %r)." % (retries,))
-        if timeout is None or timeout <= 0:
-            raise ScsConfigError("timeout must be a positive number of seconds (got %r)." % (timeout,))
+        self._token = check_token(token)
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+            raise ScsConfigError("retries must be a whole number between 0 and %d (got %r)." % (MAX_RETRIES, retries))
+        self.timeout = check_seconds("timeout", timeout)
+        if validate_certs and ca_path:
+            check_ca_path(ca_path)
         self.base_url = normalize_base_url(url)
-        self._token = str(token).strip()
-        self.timeout = float(timeout)
-        self.retries = int(retries)
+        self.retries = retries
         self.tenant = tenant
         self._sleep = sleep
         self._backoff_base = backoff_base
@@ -148,7 +248,6 @@ class ScsClient:
         self.session = requests.Session()
         self.session.auth = _TokenAuth(self._token)
         self.session.headers["User-Agent"] = "%s/%s python-requests/%s" % (COLLECTION_NAME, COLLECTION_VERSION, requests.__version__)
-        self.session.headers["Accept"] = "application/json"
         # Passed on every call: a session-level `verify` loses to REQUESTS_CA_BUNDLE in the environment.
         self.verify = (ca_path or True) if validate_certs else False
 
@@ -170,17 +269,20 @@ class ScsClient:
         return {key: value for key, value in merged.items() if value is not None}
 
     def scrub(self, text):
-        """Remove the token from any text that may reach the user."""
-        text = str(text)
-        return text.replace(self._token, "********") if self._token else text
+        """Any text that may reach the user: the token masked, control characters (from a server) escaped."""
+        return scrub_secret(text, self._token)
 
     def describe(self, method, path):
         return "%s %s" % (method, urlsplit(self.url(path)).path)
 
     # -- sending ----------------------------------------------------------------------------------
 
-    def request(self, method, path, params=None, json=None, files=None, stream=False, retry=None, expect_json=True):
-        """Send one call; return the response of a 2xx answer or raise a typed ScsError.
+    def request(self, method, path, params=None, json=None, files=None, retry=None, download_deadline=None):
+        """Send one call; return ``(response, body)`` for a 2xx answer or raise a typed ScsError.
+
+        ``body`` is the decoded JSON answer: each attempt, its body included, ends within ``timeout`` seconds, and
+        at most MAX_JSON_BYTES are decoded. With ``download_deadline`` (a ``time.monotonic()`` value) the call is a
+        download: the response comes back unread (the caller reads and closes it) and ``body`` is None.
 
         Only idempotent methods are retried unless ``retry`` says otherwise. A POST is never
         repeated once it may have reached the server; one whose connection could not even be
@@ -189,54 +291,99 @@ class ScsClient:
         method = method.upper()
         call = self.describe(method, path)
         retry = method in IDEMPOTENT_METHODS if retry is None else retry
-        headers = {} if expect_json else {"Accept": "*/*"}
+        download = download_deadline is not None
         for attempt in range(1, self.retries + 2):
             may_retry = attempt <= self.retries
+            deadline = download_deadline if download else time.monotonic() + self.timeout
             try:
                 response = self.session.request(
-                    method, self.url(path), params=self._params(params), json=json, files=files, headers=headers,
-                    timeout=self.timeout, verify=self.verify, stream=stream, allow_redirects=False)
-            except requests.exceptions.RequestException as exc:
-                if _is_certificate_error(exc):
-                    raise ScsTransportError(
-                        "%s: TLS verification failed (%s). If SCS uses a private CA, set ca_path (SCS_CA_PATH) to its "
-                        "PEM bundle; check that scs_url names the host in the certificate and that it has not expired."
-                        % (call, self.scrub(_tls_reason(exc))), method=method, path=path) from None
-                if not isinstance(exc, RETRYABLE_EXCEPTIONS):
-                    raise ScsTransportError("%s: the request could not be sent (%s)." % (call, self.scrub(exc)),
-                                            method=method, path=path) from None
-                if may_retry and (retry or _never_sent(exc)):
-                    self._sleep(self._backoff(attempt))
-                    continue
-                raise ScsTransportError(
-                    "%s: %s%s. Check that scs_url is right and SCS is reachable; raise timeout for a slow server." % (
-                        call, self._transport_reason(exc), self._attempts_note(attempt)),
-                    method=method, path=path) from None
+                    method, self.url(path), params=self._params(params), json=json, files=files,
+                    headers=DOWNLOAD_HEADERS if download else JSON_HEADERS, timeout=self.timeout, verify=self.verify,
+                    stream=True, allow_redirects=False)
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                # Not only requests' own errors: http.client's ValueErrors print header values, so all are scrubbed.
+                self._failed_attempt(call, method, path, exc, attempt, may_retry and (retry or _never_sent(exc)))
+                continue
             if response.status_code in RETRY_STATUSES and retry and may_retry:
                 delay = self._retry_after(response)
                 response.close()
                 self._sleep(self._backoff(attempt) if delay is None else delay)
                 continue
             if not 200 <= response.status_code < 300:
-                self._raise_for_status(call, method, path, response, attempt)
-            return response
+                with contextlib.closing(response):
+                    body = self._error_body(response, min(deadline, time.monotonic() + self.timeout))
+                    self._raise_for_status(call, method, path, response, body, attempt)
+            if download:
+                return response, None
+            try:
+                with contextlib.closing(response):
+                    return response, self._read_json(call, method, path, response, deadline)
+            except (body_reader.BodyBroken, body_reader.DeadlinePassed) as exc:
+                self._failed_attempt(call, method, path, exc, attempt, may_retry and retry)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get_json(self, path, params=None):
-        return self.decode_json(self.request("GET", path, params=params), "GET", path)
+        return self.request("GET", path, params=params)[1]
 
     def send_json(self, method, path, params=None, json=None, files=None):
-        return self.decode_json(self.request(method, path, params=params, json=json, files=files), method, path)
+        return self.request(method, path, params=params, json=json, files=files)[1]
 
-    def decode_json(self, response, method, path):
+    def _failed_attempt(self, call, method, path, exc, attempt, again):
+        """Wait before the next attempt when ``again`` and the failure may pass; otherwise raise its typed error."""
+        if _is_certificate_error(exc):
+            raise ScsTransportError(
+                "%s: TLS verification failed (%s). If SCS uses a private CA, set ca_path (SCS_CA_PATH) to its "
+                "PEM bundle; check that scs_url names the host in the certificate and that it has not expired."
+                % (call, self.scrub(_tls_reason(exc))), method=method, path=path) from None
+        if not isinstance(exc, RETRYABLE_EXCEPTIONS + (body_reader.BodyBroken, body_reader.DeadlinePassed)):
+            raise ScsTransportError("%s: the request could not be sent (%s)." % (call, self._clip(self.scrub(exc))),
+                                    method=method, path=path) from None
+        if again:
+            self._sleep(self._backoff(attempt))
+            return
+        raise ScsTransportError(
+            "%s: %s%s. Check that scs_url is right and SCS is reachable; raise timeout for a slow server." % (
+                call, self._transport_reason(exc), self._attempts_note(attempt)),
+            method=method, path=path) from None
+
+    def _read_json(self, call, method, path, response, deadline):
+        body = bytearray()
         try:
-            return response.json()
-        except ValueError:
+            for piece in self._decoded(response, deadline, MAX_JSON_BYTES):
+                body += piece
+        except body_reader.TooLarge:
+            raise ScsLimitError(
+                "%s: the answer is larger than %s once decoded, the most the collection reads from one API call; "
+                "nothing of it was used. Ask for less per call (a smaller page_size or limit)." % (
+                    call, human_size(MAX_JSON_BYTES)), method=method, path=path, status=response.status_code) from None
+        except body_reader.BadEncoding as exc:
+            raise ScsProtocolError(
+                "%s: HTTP %s with a body that cannot be decoded (%s). Check that scs_url points at SCS and not at a "
+                "proxy that re-encodes answers." % (call, response.status_code, self.scrub(exc)),
+                method=method, path=path, status=response.status_code) from None
+        parsed = _json_or_none(body)
+        if parsed is None and body.strip() != b"null":
             raise ScsProtocolError(
                 "%s: HTTP %s with a body that is not JSON (%s). Check that scs_url points at the SCS web "
-                "interface and not at a proxy or login page." % (
-                    self.describe(method, path), response.status_code, self._body_excerpt(response)),
-                method=method, path=path, status=response.status_code) from None
+                "interface and not at a proxy or login page." % (call, response.status_code, self._excerpt(body, response)),
+                method=method, path=path, status=response.status_code)
+        return parsed
+
+    def _decoded(self, response, deadline, limit):
+        pieces = body_reader.raw_pieces(response, deadline, self.timeout, self._transport_reason)
+        return body_reader.decoded_pieces(pieces, body_reader.content_encoding(response), limit)
+
+    def _error_body(self, response, deadline):
+        """The start (ERROR_BODY_BYTES) of an error answer, decoded; None when none of it could be read."""
+        body = bytearray()
+        try:
+            for piece in self._decoded(response, deadline, ERROR_BODY_BYTES):
+                body += piece
+        except body_reader.TooLarge:
+            pass  # the start is enough for the message
+        except (body_reader.BodyBroken, body_reader.DeadlinePassed, body_reader.BadEncoding):
+            return body or None
+        return body
 
     # -- pagination -------------------------------------------------------------------------------
 
@@ -278,29 +425,78 @@ class ScsClient:
 
     # -- downloads --------------------------------------------------------------------------------
 
-    def download(self, path, dest, params=None, mode=0o640, verify=None, chunk_size=DOWNLOAD_CHUNK):
+    def download(self, path, dest, params=None, mode=0o640, verify=None, max_size=DEFAULT_MAX_DOWNLOAD,
+                 time_limit=DEFAULT_DOWNLOAD_TIMEOUT, chunk_size=DOWNLOAD_CHUNK):
         """Stream a file to ``dest`` atomically; return ``{"size", "sha256", "content_type"}``.
 
-        ``verify(tmp_path)`` may check the complete file before it replaces ``dest``; whatever it
-        raises propagates. Nothing is left at ``dest`` (nor a temporary file beside it) if the
-        transfer or the check fails.
+        The body is taken as sent (an encoded one is refused), at most ``max_size`` bytes, within ``time_limit``
+        seconds for the whole transfer and ``timeout`` for each read, and only if its Content-Length fits in the
+        free space of dest's directory. ``verify(tmp_path)`` may check the complete file before it replaces
+        ``dest``; whatever it raises propagates. Nothing is left at ``dest`` (nor a temporary file beside it) if
+        the transfer, a limit or the check fails. Limits raise ScsLimitError, which no caller retries.
         """
-        response = self.request("GET", path, params=params, stream=True, expect_json=False)
         call = self.describe("GET", path)
-        expected = response.headers.get("Content-Length")
-        try:
+        deadline = time.monotonic() + time_limit
+        response = self.request("GET", path, params=params, download_deadline=deadline)[0]
+        with contextlib.closing(response):
+            length = self._download_length(call, path, response, dest, max_size)
+            pieces = self._download_pieces(call, path, response, length, max_size, (deadline, time_limit), chunk_size)
             try:
-                size, digest = atomic_write_chunks(dest, response.iter_content(chunk_size), mode=mode, verify=verify,
-                                                   expected_size=int(expected) if expected and expected.isdigit() else None)
-            except (requests.exceptions.RequestException, ConnectionError) as exc:
-                raise ScsTransportError("%s: the download broke off (%s); nothing was written to %s." % (
-                    call, self._transport_reason(exc), dest), method="GET", path=path) from None
-            except ShortWriteError as exc:
-                raise ScsTransportError("%s: %s; nothing was written to %s." % (call, exc, dest),
+                size, digest = atomic_write_chunks(dest, pieces, mode=mode, verify=verify)
+            except body_reader.BodyBroken as exc:
+                raise ScsTransportError("%s: the download broke off (%s); nothing was written to %s." % (call, exc, dest),
                                         method="GET", path=path) from None
-        finally:
-            response.close()
         return {"size": size, "sha256": digest, "content_type": response.headers.get("Content-Type")}
+
+    def _download_length(self, call, path, response, dest, max_size):
+        """The announced size (or None), once the encoding, ``max_size`` and the free space allow the download."""
+        kwargs = {"method": "GET", "path": path, "status": response.status_code}
+        encoding = body_reader.content_encoding(response)
+        if encoding not in ("", "identity"):
+            raise ScsLimitError(
+                "%s: the file came with Content-Encoding %s although the collection asks for it as is (identity); an "
+                "encoded body can expand without bound, so it was refused and nothing was written to %s. Check for a "
+                "proxy that compresses answers between this host and SCS." % (call, self.scrub(encoding[:40]), dest),
+                **kwargs)
+        length = body_reader.content_length(response)
+        if length is not None and length > max_size:
+            raise ScsLimitError("%s: the file is %s, more than max_size (%s); nothing was written to %s. Raise "
+                                "max_size if pcaps this large are expected." % (
+                                    call, human_size(length), human_size(max_size), dest), **kwargs)
+        directory = os.path.dirname(os.path.abspath(dest))
+        free = free_space(directory)
+        if length is not None and free is not None and length > free:
+            raise ScsLimitError("%s: the file is %s but %s has only %s free; nothing was written. Free space there or "
+                                "choose another dest." % (call, human_size(length), directory, human_size(free)), **kwargs)
+        return length
+
+    def _download_pieces(self, call, path, response, length, max_size, deadline, chunk_size):
+        """The body in pieces of about ``chunk_size``, stopped at the first byte past ``max_size`` or the announced
+        length, or at the deadline (a ``(monotonic time, seconds)`` pair)."""
+        received = 0
+        pending, pending_size = [], 0
+        try:
+            for piece in body_reader.raw_pieces(response, deadline[0], self.timeout, self._transport_reason, chunk_size):
+                received += len(piece)
+                if received > max_size:
+                    raise ScsLimitError("%s: the file grew past max_size (%s); the transfer was stopped and nothing was "
+                                        "kept. Raise max_size if pcaps this large are expected." % (
+                                            call, human_size(max_size)), method="GET", path=path)
+                if length is not None and received > length:
+                    raise ScsLimitError("%s: SCS sent more than the %s it announced (Content-Length); the transfer was "
+                                        "stopped and nothing was kept." % (call, human_size(length)),
+                                        method="GET", path=path)
+                pending.append(piece)
+                pending_size += len(piece)
+                if pending_size >= chunk_size:  # TLS reads come 16 KiB at a time: write and hash bigger blocks
+                    yield b"".join(pending)
+                    pending, pending_size = [], 0
+        except body_reader.DeadlinePassed:
+            raise ScsLimitError("%s: the download took longer than download_timeout (%g seconds) and was stopped after "
+                                "%s; nothing was kept. Raise download_timeout for a slow link." % (
+                                    call, deadline[1], human_size(received)), method="GET", path=path) from None
+        if pending:
+            yield b"".join(pending)
 
     # -- error policy -----------------------------------------------------------------------------
 
@@ -327,44 +523,43 @@ class ScsClient:
         return " (after %d attempts)" % attempt if attempt > 1 else ""
 
     def _transport_reason(self, exc):
-        if isinstance(exc, requests.exceptions.Timeout):
+        if isinstance(exc, body_reader.BodyBroken):
+            return str(exc)
+        if isinstance(exc, body_reader.DeadlinePassed):
+            return "the answer was still arriving after %g seconds (timeout)" % self.timeout
+        if isinstance(exc, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):
             return "no answer within %g seconds" % self.timeout
         text = self.scrub(exc)
         if any(marker in text.lower() for marker in ("reset", "aborted", "remotedisconnected", "eof occurred")):
             return "the connection was closed or reset by the server (%s)" % text[:MESSAGE_BODY_LIMIT]
         return "the connection failed (%s)" % text[:MESSAGE_BODY_LIMIT]
 
-    def _body_excerpt(self, response):
-        try:
-            text = response.text
-        except (requests.exceptions.RequestException, ConnectionError):
+    @staticmethod
+    def _clip(text, limit=MESSAGE_BODY_LIMIT):
+        return text[:limit] + "..." if len(text) > limit else text
+
+    def _excerpt(self, body, response):
+        """A short, printable text of (the start of) a body: HTML reduced to its text, the token masked."""
+        if body is None:
             return "body unreadable"
+        text = bytes(body[:ERROR_BODY_BYTES]).decode("utf-8", "replace")
         if "html" in (response.headers.get("Content-Type") or "").lower() or text.lstrip().startswith("<"):
             text = _html_to_text(text)
-        text = self.scrub(text.strip())
-        if len(text) > MESSAGE_BODY_LIMIT:
-            text = text[:MESSAGE_BODY_LIMIT] + "..."
-        return text or "empty body"
+        return self._clip(self.scrub(text.strip())) or "empty body"
 
-    @staticmethod
-    def _json_or_none(response):
-        try:
-            return response.json()
-        except ValueError:
-            return None
-
-    def _raise_for_status(self, call, method, path, response, attempt):
+    def _raise_for_status(self, call, method, path, response, raw_body, attempt):
         status = response.status_code
-        body = self._json_or_none(response)
+        body = _json_or_none(raw_body)
         detail = body.get("detail") if isinstance(body, dict) else None
-        summary = self.scrub(detail) if detail else self._body_excerpt(response)
+        summary = self._clip(self.scrub(detail)) if detail else self._excerpt(raw_body, response)
         head = "%s: HTTP %d (%s)%s" % (call, status, summary, self._attempts_note(attempt))
         kwargs = {"method": method, "path": path, "status": status, "detail": body if isinstance(body, dict) else None}
         if 300 <= status < 400:
             raise ScsProtocolError(
                 "%s: HTTP %d redirect to %s. The collection does not follow redirects, so the token is never sent "
                 "elsewhere: set scs_url to the final address (for example https:// instead of http://)." % (
-                    call, status, _without_userinfo(response.headers.get("Location", "?"))), **kwargs)
+                    call, status, self._clip(self.scrub(_without_userinfo(response.headers.get("Location", "?"))))),
+                **kwargs)
         if status == 401 or (status == 403 and any(marker in str(detail).lower() for marker in AUTH_FAILURE_DETAILS)):
             raise ScsAuthenticationError(
                 "%s. SCS refused the API token: check scs_token (or SCS_TOKEN); it may be mistyped, revoked or "

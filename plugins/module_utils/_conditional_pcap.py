@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._probes import effective_pcap, select
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 STATE_VALUES = {"enabled": True, "disabled": False, "inherited": None}
 
@@ -39,7 +40,7 @@ class FlagPlan:
         if field not in item:
             raise ScsConfigError(
                 "The %s %s has no field %r. Find the field labelled %r with OPTIONS on its detail URL and set "
-                "api_overrides.pcap_field." % (kind, item.get("name"), field, self.manager.api["pcap_label"]))
+                "api_overrides.pcap_field." % (kind, printable(item.get("name")), field, self.manager.api["pcap_label"]))
         before = item.get(field)
         return {"kind": kind, "name": item.get("name"), "id": self.manager.key(kind, item), "field": field,
                 "before": before, "after": self.desired, "changed": before != self.desired, "written": False}

@@ -11,6 +11,8 @@ API token: the client scrubs it before raising.
 
 from __future__ import annotations
 
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable_tree
+
 
 class ScsError(Exception):
     """Base class: ``str(err)`` is the full user-facing message."""
@@ -26,7 +28,7 @@ class ScsError(Exception):
         """The fields modules add next to ``msg`` when they fail."""
         result = {"http_status": self.status, "api_path": self.path}
         if self.detail is not None:
-            result["api_detail"] = self.detail
+            result["api_detail"] = printable_tree(self.detail)  # a server's error body, shown to the user
         return {key: value for key, value in result.items() if value is not None}
 
 
@@ -60,6 +62,13 @@ class ScsTransportError(ScsError):
 
 class ScsProtocolError(ScsError):
     """An answer that does not follow the API contract (bad JSON, missing ``done`` marker, redirect)."""
+
+
+class ScsLimitError(ScsError):
+    """An answer exceeds what the collection accepts (a size cap, an encoding, the free space, a time limit).
+
+    Nothing of it was kept, and sending the same call again cannot help: callers never retry it.
+    """
 
 
 class ScsQueryWindowError(ScsError):

@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import os
 import re
+import socket
 import stat
 import tempfile
 import time
@@ -33,21 +34,29 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
-class ShortWriteError(ValueError):
-    """Fewer bytes arrived than announced (for example a Content-Length larger than the body)."""
+# Temporary files are `.<name>.<host>-<pid>.<random>.part` beside their destination, so that a later run can tell
+# the ones an interrupted writer left (its process is gone) from those of a writer still at work.
+PART_NAME_MAX = 120  # of <name> in the temporary name, so that it stays under the usual 255-byte limit
+PART_RE = re.compile(r"^\.(?P<name>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[1-9][0-9]{0,9})\.[a-z0-9_]{8}\.part$")
+# A writer on another host (a shared evidence directory) cannot be checked: its files count as stale after a day.
+STALE_PART_SECONDS = 24 * 3600
+HOST_TAG = hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 
-def atomic_write_chunks(dest, chunks, mode=0o640, expected_size=None, verify=None):
+def _part_prefix(name):
+    return ".%s.%s-%d." % (name[:PART_NAME_MAX], HOST_TAG, os.getpid())
+
+
+def atomic_write_chunks(dest, chunks, mode=0o640, verify=None):
     """Write an iterable of byte chunks to ``dest``; return ``(size, sha256 hex)``.
 
     The data goes to a hidden temporary file in the destination directory (same filesystem, so
     the final rename is atomic), hashed on the fly, fsynced, given ``mode``, optionally checked
-    with ``verify(tmp_path)``, then renamed over ``dest``. On any failure the temporary file is
-    removed and the exception propagates. ``expected_size`` (e.g. Content-Length) turns a short
-    transfer into a ``ShortWriteError``.
+    with ``verify(tmp_path)``, then renamed over ``dest``. On any failure (``chunks`` may raise
+    to stop the write) the temporary file is removed and the exception propagates.
     """
     directory = os.path.dirname(os.path.abspath(dest))
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(dest), suffix=".part")
+    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=_part_prefix(os.path.basename(dest)), suffix=".part")
     digest = hashlib.sha256()
     size = 0
     try:
@@ -64,8 +73,6 @@ def atomic_write_chunks(dest, chunks, mode=0o640, expected_size=None, verify=Non
                     size += len(chunk)
             if hashing is not None:
                 hashing.result()
-            if expected_size is not None and size != expected_size:
-                raise ShortWriteError("received %d of %d bytes" % (size, expected_size))
             handle.flush()
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
@@ -80,6 +87,59 @@ def atomic_write_chunks(dest, chunks, mode=0o640, expected_size=None, verify=Non
         raise
     _fsync_directory(directory)
     return size, digest.hexdigest()
+
+
+def _writer_gone(host, pid):
+    if host != HOST_TAG:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):
+        return False  # alive under another user, or a number no process can have: keep it
+    return False
+
+
+def remove_stale_parts(directory, name=None, depth=0, now=None):
+    """Remove the temporary files that interrupted writes of this collection left in ``directory`` (only those of
+    destination ``name`` when given; in its subdirectories too, ``depth`` levels down, never through a symbolic
+    link); return their paths. A file is stale when its writer ran on this host and its process is gone, or when it
+    is older than STALE_PART_SECONDS. Nothing that does not match the temporary name pattern is touched."""
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        if depth > 0 and entry.is_dir(follow_symlinks=False):
+            removed += remove_stale_parts(entry.path, name, depth - 1, now)
+            continue
+        match = PART_RE.match(entry.name)
+        if not match or (name is not None and match.group("name") != name[:PART_NAME_MAX]):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if _writer_gone(match.group("host"), int(match.group("pid"))) or now - info.st_mtime > STALE_PART_SECONDS:
+                os.unlink(entry.path)
+                removed.append(entry.path)
+        except OSError:
+            continue  # gone meanwhile (its writer finished, another run removed it), or not ours to remove
+    return removed
+
+
+def free_space(directory):
+    """Bytes an unprivileged writer may still use in ``directory``'s filesystem, or None when unknown."""
+    try:
+        info = os.statvfs(directory)
+    except (OSError, AttributeError):
+        return None
+    return info.f_bavail * info.f_frsize
 
 
 def sha256_file(path, chunk_size=1 << 20):

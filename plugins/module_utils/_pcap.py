@@ -11,8 +11,13 @@ import json
 import re
 
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import normalize_alert
-from ansible_collections.stamus.scs.plugins.module_utils._client import path_segment
+from ansible_collections.stamus.scs.plugins.module_utils._client import (
+    DEFAULT_DOWNLOAD_TIMEOUT,
+    check_seconds,
+    path_segment,
+)
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError, ScsProtocolError
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 UPLOAD_PATH = "rules/filestore_pcap/upload/"
 EXTRACT_PATH = "rules/filestore_pcap/{filename}/extract_pcap/"
@@ -25,6 +30,11 @@ FILENAME_RE = re.compile(r"[0-9A-Za-z_-]+")  # whole string: fullmatch
 # SCS reports a capture file rotated out of the probe's store only in free text; these are the
 # phrasings seen from Scirius and the emulator. Such failures are final: retrying cannot help.
 ROTATED_RE = re.compile(r"rotat|no longer exist|no such file|does not exist", re.IGNORECASE)
+# The options of the modules that download pcaps (doc fragment stamus.scs.download).
+DOWNLOAD_ARGUMENT_SPEC = {
+    "max_size": {"type": "bytes", "default": "4G"},
+    "download_timeout": {"type": "float", "default": DEFAULT_DOWNLOAD_TIMEOUT},
+}
 
 
 class ScsStepError(ScsError):
@@ -77,7 +87,7 @@ def _raise_step_error(step, error, context, status=None):
     rotated = step == "extract" and bool(ROTATED_RE.search(error))
     advice = ("The alert's capture file was rotated out of the probe's pcap store: its packets are gone and retrying "
               "cannot help." if rotated else "Check the alert and the probe; the SCS and probe logs say more.")
-    raise ScsStepError("%s of %s failed: SCS said %r. %s" % (step.capitalize(), context, error, advice),
+    raise ScsStepError("%s of %s failed: SCS said '%s'. %s" % (step.capitalize(), context, printable(error), advice),
                        step=step, rotated=rotated, status=status, detail={"error": error})
 
 
@@ -120,6 +130,17 @@ def status(client, filename, probe):
     return body.get("status") if isinstance(body, dict) else None
 
 
-def download(client, filename, dest, mode=0o640, verify=None):
-    """Stream the retrieved pcap to ``dest`` (one-shot on SCS: a second download gets 404)."""
-    return client.download(DOWNLOAD_PATH.format(filename=path_segment(filename)), dest, mode=mode, verify=verify)
+def download_limits(params):
+    """The checked download options of a module: keyword arguments of download()."""
+    max_size = params["max_size"]
+    if max_size is None or max_size < 1:
+        raise ScsConfigError("max_size must be a size such as 4G, 500M or a number of bytes, at least 1 byte (got %r)."
+                             % (max_size,))
+    return {"max_size": max_size, "time_limit": check_seconds("download_timeout", params["download_timeout"])}
+
+
+def download(client, filename, dest, mode=0o640, verify=None, **limits):
+    """Stream the retrieved pcap to ``dest`` (one-shot on SCS: a second download gets 404) within ``limits``
+    (``max_size``, ``time_limit``; see download_limits)."""
+    return client.download(DOWNLOAD_PATH.format(filename=path_segment(filename)), dest, mode=mode, verify=verify,
+                           **limits)

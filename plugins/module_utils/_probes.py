@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import re
 import time
 
 from ansible_collections.stamus.scs.plugins.module_utils._client import path_segment
@@ -19,17 +20,20 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsPermissionError,
     ScsProtocolError,
 )
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable, printable_tree
 
 LIST_PAGE_SIZE = 1000
 TASK_DONE_STATUSES = frozenset(("finished", "revoked", "failed"))
 TASK_FAILED_PROBE_STATUSES = frozenset(("failed", "unreachable"))
+# The task id goes into a URL path and into messages.
+TASK_PK_RE = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 
 
 class ApplyError(ScsError):
     """The apply task finished with probes that failed or were unreachable (``detail`` holds the task)."""
 
     def to_result(self):
-        return {"apply": self.detail}
+        return {"apply": printable_tree(self.detail)}
 
 
 class ProbeManager:
@@ -115,8 +119,9 @@ class ProbeManager:
         body = {self.api["comment_field"]: comment} if comment else None
         answer = self._write("POST", self.probe_path + self.api["push_action"], body, self.api["push_permission"])
         task_pk = answer.get("task_pk") if isinstance(answer, dict) else None
-        if task_pk is None:
-            raise ScsProtocolError("Apply changes answered without a task_pk (%r); check the SCS version." % (answer,))
+        if isinstance(task_pk, bool) or not isinstance(task_pk, (int, str)) or not TASK_PK_RE.match(str(task_pk)):
+            raise ScsProtocolError("Apply changes answered without a usable task_pk (%.200r); check the SCS version."
+                                   % (answer,))
         return task_pk
 
     def _write(self, method, path, body, permission):
@@ -139,7 +144,7 @@ class ProbeManager:
         while True:
             task = self.task(task_pk)
             if not isinstance(task, dict):
-                raise ScsProtocolError("Task %s answered %r instead of a task object." % (task_pk, task))
+                raise ScsProtocolError("Task %s answered %.200r instead of a task object." % (task_pk, task))
             if task.get("status") in TASK_DONE_STATUSES:
                 return task, True
             if self._clock() + delay > deadline:
@@ -176,7 +181,7 @@ def select(items, wanted, key_name, kind, name_field="name"):
         hints = ["%s (did you mean %s?)" % (name, ", ".join(difflib.get_close_matches(name, by_name, n=3)))
                  if difflib.get_close_matches(name, by_name, n=3) else name for name in unknown]
         raise ScsConfigError("Unknown %s(s): %s. SCS has %d %ss; list them with stamus.scs.%s_info." % (
-            kind, "; ".join(hints), len(items), kind, kind))
+            kind, printable("; ".join(hints)), len(items), kind, kind))
     return chosen
 
 
@@ -198,13 +203,15 @@ def apply_changes(manager, comment=None, wait=True, timeout=300):
     if not wait:
         return result
     task, finished = manager.wait_task(task_pk, timeout)
+    task = printable_tree(task)  # the probes' messages are shown to the user
     result.update(task=task, finished=finished)
     if not finished:
         raise ApplyError("Apply changes task %s is still %s after %s seconds; raise wait_timeout or follow the task in "
                          "SCS." % (task_pk, task.get("status"), timeout), detail=result)
     failed = [entry for entry in task.get("results") or [] if entry.get("status") in TASK_FAILED_PROBE_STATUSES]
     if failed or task.get("success") is False:
-        reasons = "; ".join("%s %s: %s" % (entry.get("probe"), entry.get("status"), entry.get("message")) for entry in failed)
+        reasons = printable("; ".join("%s %s: %s" % (entry.get("probe"), entry.get("status"), entry.get("message"))
+                                      for entry in failed))
         raise ApplyError("Apply changes task %s failed: %s. Fix those probes and apply again." % (
             task_pk, reasons or "SCS reported success=false"), detail=result)
     return result

@@ -21,12 +21,14 @@ description:
     are present) before it is renamed into place; nothing partial or temporary is ever left behind.
   - The role C(stamus.scs.pcap_evidence) runs this module and writes a human report next to the evidence.
   - Idempotent. A pcap whose sha256 matches its manifest is not fetched again. A broken download is retried once by
-    running the whole chain again, because SCS serves each extracted pcap only once.
+    running the whole chain again, because SCS serves each extracted pcap only once; a pcap refused by a limit
+    (O(max_size), O(download_timeout), free space, a compressed answer) is not.
 author:
   - Stamus Networks (@StamusNetworks)
 extends_documentation_fragment:
   - stamus.scs.connection
   - stamus.scs.alert_query
+  - stamus.scs.download
 attributes:
   check_mode:
     support: full
@@ -258,7 +260,14 @@ from ansible_collections.stamus.scs.plugins.module_utils._batch import EvidenceR
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._evidence import plan_flows
-from ansible_collections.stamus.scs.plugins.module_utils._files import check_within, directory_lock, parse_mode, prepare_directory
+from ansible_collections.stamus.scs.plugins.module_utils._files import (
+    check_within,
+    directory_lock,
+    parse_mode,
+    prepare_directory,
+    remove_stale_parts,
+)
+from ansible_collections.stamus.scs.plugins.module_utils._pcap import DOWNLOAD_ARGUMENT_SPEC, download_limits
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 MAX_LISTED = 10
@@ -309,6 +318,7 @@ def main():
     module = ScsModule(
         argument_spec=dict(
             ALERT_QUERY_ARGUMENT_SPEC,
+            **DOWNLOAD_ARGUMENT_SPEC,
             alerts={"type": "list", "elements": "dict"},
             dest={"type": "path", "required": True},
             dest_root={"type": "path", "fallback": (env_fallback, ["SCS_EVIDENCE_ROOT"])},
@@ -332,6 +342,7 @@ def main():
         if params["alerts"] is not None and any(params[name] is not None for name in ALERT_FILTER_OPTIONS):
             raise ScsConfigError("Give either alerts or query options (%s), not both." % ", ".join(ALERT_FILTER_OPTIONS))
         mode = parse_mode(params["mode"])
+        limits = download_limits(params)
         check_within(params["dest"], params["dest_root"])
         alerts, not_found = resolve_alerts(module)
         if module.check_mode:
@@ -339,11 +350,14 @@ def main():
         prepare_directory(params["dest"], mode)
         run = EvidenceRun(module.new_client, params["dest"], force=params["force"], on_empty=params["on_empty"],
                           mode=mode, workers=params["workers"], context=custody_context(module),
-                          on_flow_absent=params["on_flow_absent"])
+                          on_flow_absent=params["on_flow_absent"], download_limits=limits)
         with directory_lock(params["dest"], params["lock_timeout"]):
+            stale = remove_stale_parts(params["dest"], depth=1)
             result = run.run(alerts)
     except ScsError as err:
         module.fail_scs(err)
+    if stale:
+        module.warn("Removed %d temporary file(s) that an interrupted run left in %s." % (len(stale), params["dest"]))
     if params["on_empty"] == "warn" and result["summary"]["no_packets"]:
         module.warn("%d alert(s) had no packets in the probe's pcap store (header-only pcap); see results."
                     % result["summary"]["no_packets"])

@@ -20,6 +20,7 @@ author:
   - Stamus Networks (@StamusNetworks)
 extends_documentation_fragment:
   - stamus.scs.connection
+  - stamus.scs.download
   - ansible.builtin.files
 attributes:
   check_mode:
@@ -118,8 +119,19 @@ from ansible.module_utils.basic import env_fallback
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._evidence import five_tuple_of
-from ansible_collections.stamus.scs.plugins.module_utils._files import check_within, parse_mode, refuse_symlink, sha256_file
-from ansible_collections.stamus.scs.plugins.module_utils._pcap import check_filename, download
+from ansible_collections.stamus.scs.plugins.module_utils._files import (
+    check_within,
+    parse_mode,
+    refuse_symlink,
+    remove_stale_parts,
+    sha256_file,
+)
+from ansible_collections.stamus.scs.plugins.module_utils._pcap import (
+    DOWNLOAD_ARGUMENT_SPEC,
+    check_filename,
+    download,
+    download_limits,
+)
 from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError, summarize_pcap
 
 DEFAULT_MODE = 0o640
@@ -154,13 +166,14 @@ def initial_mode(value):
 
 def main():
     module = ScsModule(
-        argument_spec={
-            "filename": {"type": "str", "required": True},
-            "dest": {"type": "path", "required": True},
-            "dest_root": {"type": "path", "fallback": (env_fallback, ["SCS_EVIDENCE_ROOT"])},
-            "force": {"type": "bool", "default": False},
-            "alert": {"type": "dict"},
-        },
+        argument_spec=dict(
+            DOWNLOAD_ARGUMENT_SPEC,
+            filename={"type": "str", "required": True},
+            dest={"type": "path", "required": True},
+            dest_root={"type": "path", "fallback": (env_fallback, ["SCS_EVIDENCE_ROOT"])},
+            force={"type": "bool", "default": False},
+            alert={"type": "dict"},
+        ),
         add_file_common_args=True,
         supports_check_mode=True,
     )
@@ -169,7 +182,13 @@ def main():
         filename = check_filename(params["filename"])
         path = target_path(params["dest"], filename, params["dest_root"])
         mode = initial_mode(params["mode"])
+        limits = download_limits(params)
         result = {"changed": False, "path": path}
+        if not module.check_mode:
+            stale = remove_stale_parts(os.path.dirname(os.path.abspath(path)), name=os.path.basename(path))
+            if stale:
+                module.warn("Removed %d temporary file(s) that an interrupted download of %s left: %s." % (
+                    len(stale), path, ", ".join(os.path.basename(name) for name in stale)))
         if os.path.exists(path) and not params["force"]:
             result.update(size=os.path.getsize(path), sha256=sha256_file(path),
                           msg="%s exists; nothing downloaded (force=true replaces it)." % path)
@@ -179,7 +198,7 @@ def main():
             five_tuple = five_tuple_of(params["alert"]) if params["alert"] else None
             summary = {}
             download_facts = download(module.client, filename, path, mode=mode,
-                                      verify=lambda tmp: summary.update(summarize_pcap(tmp, five_tuple)))
+                                      verify=lambda tmp: summary.update(summarize_pcap(tmp, five_tuple)), **limits)
             result.update(changed=True, size=download_facts["size"], sha256=download_facts["sha256"], pcap=summary)
             if summary.get("header_only"):
                 module.warn("The pcap of %s holds no packet (header-only): the probe's store had none of this flow." % filename)

@@ -1,7 +1,9 @@
 """Fault injection (each kind) and the request log."""
 
+import gzip
 import json
 import time
+import zlib
 
 import pytest
 import requests
@@ -85,6 +87,54 @@ def test_delay(clean_emu):
     clean_emu.inject_fault(path="scirius_context", kind="delay", delay=2)
     with pytest.raises(requests.exceptions.ReadTimeout):
         clean_emu.rest("GET", "/rest/rules/scirius_context/", timeout=0.5)
+
+
+def test_gzip_is_the_real_answer_compressed_and_chunked(clean_emu):
+    plain = clean_emu.rest("GET", TAIL, params={"page_size": 5}).json()
+    clean_emu.inject_fault(path="alerts_tail", kind="gzip")
+    resp = clean_emu.rest("GET", TAIL, params={"page_size": 5}, stream=True)
+    assert resp.headers["Content-Encoding"] == "gzip" and "Content-Length" not in resp.headers
+    assert resp.headers["Transfer-Encoding"] == "chunked"
+    assert json.loads(gzip.decompress(resp.raw.read(decode_content=False))) == plain
+
+
+def test_gzip_bomb(clean_emu):
+    clean_emu.inject_fault(path="alerts_tail", kind="gzip_bomb", size=8 * 1024 * 1024)
+    resp = clean_emu.rest("GET", TAIL, stream=True)
+    compressed = resp.raw.read(decode_content=False)
+    assert resp.headers["Content-Encoding"] == "gzip" and int(resp.headers["Content-Length"]) == len(compressed)
+    assert len(compressed) < 64 * 1024
+    body = zlib.decompress(compressed, 16 + zlib.MAX_WBITS)
+    assert len(body) == 8 * 1024 * 1024 and json.loads(body)["results"][0]["_id"] == "gzipBomb"
+
+
+def test_dribble_sends_the_real_answer_slowly(clean_emu):
+    plain = clean_emu.rest("GET", "/rest/rules/scirius_context/").content
+    clean_emu.inject_fault(path="scirius_context", kind="dribble", chunk=max(1, len(plain) // 4), delay=0.3)
+    started = time.monotonic()
+    resp = clean_emu.rest("GET", "/rest/rules/scirius_context/", timeout=5)
+    assert resp.content == plain and time.monotonic() - started >= 0.9
+    # each piece comes within a read timeout, so only an overall deadline can stop it
+    clean_emu.inject_fault(path="scirius_context", kind="dribble", delay=0.2)
+    resp = clean_emu.rest("GET", "/rest/rules/scirius_context/", timeout=1, stream=True)
+    started = time.monotonic()
+    assert resp.raw.read(5) and time.monotonic() - started >= 0.6
+    resp.close()
+
+
+def test_status_with_an_announced_length(clean_emu):
+    clean_emu.inject_fault(path="download", kind="status", status=200, content_length=10 ** 15, body="short")
+    resp = clean_emu.rest("GET", "/rest/rules/filestore_pcap/x/download/", stream=True)
+    assert resp.status_code == 200 and resp.headers["Content-Length"] == str(10 ** 15)
+    resp.close()
+
+
+def test_no_length_is_chunked(clean_emu):
+    plain = clean_emu.rest("GET", TAIL, params={"page_size": 3}).json()
+    clean_emu.inject_fault(path="alerts_tail", kind="no_length")
+    resp = clean_emu.rest("GET", TAIL, params={"page_size": 3})
+    assert "Content-Length" not in resp.headers and resp.headers["Transfer-Encoding"] == "chunked"
+    assert resp.json() == plain
 
 
 def test_invalid_json_and_no_done(clean_emu):

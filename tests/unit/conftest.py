@@ -5,6 +5,8 @@ import json as jsonlib
 
 import pytest
 import requests
+import trustme
+import urllib3
 from requests.adapters import BaseAdapter
 
 
@@ -45,7 +47,9 @@ class FakeServer(BaseAdapter):
         response = requests.Response()
         response.status_code = status
         response.headers.update(headers)
-        response.raw = io.BytesIO(body)
+        # What requests' own adapter does: the body behind a urllib3 response, read as the client reads it.
+        response.raw = urllib3.HTTPResponse(body=io.BytesIO(body), headers=headers, status=status, preload_content=False,
+                                            decode_content=False)
         response.url = request.url
         response.request = request
         return response
@@ -66,3 +70,11 @@ def fake_server(monkeypatch):
 
     monkeypatch.setattr(requests.Session, "__init__", init)
     return server
+
+
+@pytest.fixture(scope="session")
+def ca_pem(tmp_path_factory):
+    """A real PEM CA certificate (the client checks ca_path before using it)."""
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(path))
+    return str(path)

@@ -12,10 +12,11 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from urllib.parse import parse_qsl, urlencode
 
 KINDS = ("status", "html500", "reset", "reset_mid_body", "delay", "truncate", "invalid_json", "no_done", "redirect",
-         "extra_result")
+         "extra_result", "gzip", "gzip_bomb", "dribble", "no_length")
 SECRET_RE = re.compile(r"token|key|secret|passw|auth", re.IGNORECASE)
 REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 307: "Temporary Redirect", 308: "Permanent Redirect",
            400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
@@ -24,6 +25,9 @@ REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 307: "Temporary Re
 HTML500 = (b"\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Server Error (500)</title>\n</head>\n"
            b"<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n")
 MAX_LOG = 200000
+BOMB_SIZE = 512 * 1024 * 1024
+_BOMBS = {}
+_BOMBS_LOCK = threading.Lock()
 
 
 class FaultError(ValueError):
@@ -57,6 +61,9 @@ class FaultRegistry:
                 "delay": float(spec.get("delay") or 0),
                 "body": spec.get("body"),
                 "location": spec.get("location"),
+                "size": int(spec.get("size") or BOMB_SIZE),
+                "chunk": int(spec.get("chunk") or 1),
+                "content_length": int(spec["content_length"]) if spec.get("content_length") is not None else None,
                 "hits": 0,
             }
         except (TypeError, ValueError) as exc:
@@ -154,6 +161,24 @@ def _fin_close(sock):
         pass
 
 
+def gzip_bomb(size):
+    """A JSON document of ``size`` bytes (a page of one alert with a huge field), gzip-compressed: about size/1000
+    bytes. Built once per size, in constant memory."""
+    with _BOMBS_LOCK:
+        if size not in _BOMBS:
+            compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            head = b'{"count": 1, "next": null, "previous": null, "results": [{"_id": "gzipBomb", "pad": "'
+            tail = b'"}]}'
+            parts, left = [compressor.compress(head)], max(0, size - len(head) - len(tail))
+            block = b"a" * (1 << 20)
+            while left:
+                parts.append(compressor.compress(block[:left]))
+                left -= min(left, len(block))
+            parts.append(compressor.compress(tail) + compressor.flush())
+            _BOMBS[size] = b"".join(parts)
+        return _BOMBS[size]
+
+
 def _body_bytes(body, default):
     """(bytes, content type) for a fault body given as text, JSON value or None."""
     if body is None:
@@ -212,7 +237,8 @@ class EmulatorMiddleware:
         if kind == "status":
             code = fault["status"]
             body, ctype = _body_bytes(fault["body"], {"detail": "%s (injected fault)" % REASONS.get(code, "Error")})
-            headers = [("Content-Type", ctype), ("Content-Length", str(len(body)))]
+            declared = fault["content_length"] if fault["content_length"] is not None else len(body)
+            headers = [("Content-Type", ctype), ("Content-Length", str(declared))]
             if fault["retry_after"] is not None:
                 headers.append(("Retry-After", str(fault["retry_after"])))
             start_response(_status_line(code), headers)
@@ -231,6 +257,13 @@ class EmulatorMiddleware:
             return [body]
         if kind == "extra_result":
             return self._extra_result(fault["body"], environ, start_response)
+        if kind == "gzip_bomb":
+            body = gzip_bomb(fault["size"])
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Encoding", "gzip"),
+                                      ("Content-Length", str(len(body)))])
+            return [body]
+        if kind in ("gzip", "dribble", "no_length"):
+            return self._reshaped(fault, environ, start_response, entry)
         if kind == "redirect":
             location = fault["location"]
             if not location:
@@ -242,15 +275,19 @@ class EmulatorMiddleware:
             return [body]
         return self._mangled(kind, environ, start_response, sock, entry)
 
-    def _extra_result(self, extra, environ, start_response):
-        """The real view's answer with `extra` (a JSON value, null by default) appended to its page's `results`."""
+    def _run_view(self, environ):
+        """The real view's response iterator, and its status and headers (captured, not sent yet)."""
         captured = {}
 
         def capture(status, headers, exc_info=None):  # pylint: disable=unused-argument
             captured["status"], captured["headers"] = status, headers
             return lambda data: None
 
-        respiter = self.app(environ, capture)
+        return self.app(environ, capture), captured
+
+    def _extra_result(self, extra, environ, start_response):
+        """The real view's answer with `extra` (a JSON value, null by default) appended to its page's `results`."""
+        respiter, captured = self._run_view(environ)
         try:
             raw = b"".join(respiter)
         finally:
@@ -266,18 +303,50 @@ class EmulatorMiddleware:
         start_response(captured.get("status", "200 OK"), headers + [("Content-Length", str(len(raw)))])
         return [raw]
 
+    def _reshaped(self, fault, environ, start_response, entry):
+        """gzip / dribble / no_length: run the real view, then send its answer compressed on the fly (chunked, no
+        Content-Length), slowly (``chunk`` bytes every ``delay`` seconds) or without its Content-Length (chunked)."""
+        respiter, captured = self._run_view(environ)
+        kind = fault["kind"]
+        headers = captured.get("headers", [])
+        if kind in ("gzip", "no_length"):
+            headers = [(n, v) for n, v in headers if n.lower() != "content-length"]
+        if kind == "gzip":
+            headers.append(("Content-Encoding", "gzip"))
+        start_response(captured.get("status", "200 OK"), headers)
+        entry["status"] = int(captured.get("status", "200").split(" ", 1)[0])
+
+        def pieces():
+            try:
+                for chunk in respiter:
+                    yield bytes(chunk)
+            finally:
+                if hasattr(respiter, "close"):
+                    respiter.close()
+
+        def gzipped():
+            compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            for chunk in pieces():
+                out = compressor.compress(chunk)
+                if out:
+                    yield out
+            yield compressor.flush()
+
+        def dribbled():
+            step, pause = max(1, fault["chunk"]), fault["delay"] if fault["delay"] > 0 else 0.5
+            for chunk in pieces():
+                for offset in range(0, len(chunk), step):
+                    yield chunk[offset:offset + step]
+                    time.sleep(pause)
+
+        return {"gzip": gzipped, "dribble": dribbled, "no_length": pieces}[kind]()
+
     def _mangled(self, kind, environ, start_response, sock, entry):
         """truncate / reset_mid_body: run the real view, then cut its response short after about half of it.
 
         A response with a Content-Length (e.g. a download, however big) is streamed, never held in memory.
         """
-        captured = {}
-
-        def capture(status, headers, exc_info=None):  # pylint: disable=unused-argument
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: None
-
-        respiter = self.app(environ, capture)
+        respiter, captured = self._run_view(environ)
         declared = None
         for name, value in captured.get("headers", []):
             if name.lower() == "content-length":

@@ -65,10 +65,11 @@ options:
   ca_path:
     description:
       - PEM bundle of the CA that signed the SCS certificate. If not set, E(SCS_CA_PATH) is used.
+      - A path that does not exist or holds no PEM certificate stops the source at its start, naming the file.
     type: path
   timeout:
     description:
-      - Seconds to wait for each answer.
+      - Deadline, in seconds, of each attempt of a request, the whole answer included (as for the modules).
     type: float
     default: 120
   retries:

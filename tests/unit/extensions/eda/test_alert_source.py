@@ -143,7 +143,9 @@ def test_settings_fall_back_to_the_modules_environment_variables(tmp_path):
     ({"interval": "soon"}, "interval must be a number"),
     ({"validate_certs": "maybe"}, "validate_certs must be a boolean"),
     ({"max_seen": 0}, "max_seen must be 1 or more"),
-    ({"ca_path": "/nonexistent/ca.pem"}, "ca_path (SCS_CA_PATH) /nonexistent/ca.pem is not a file"),
+    ({"interval": "nan"}, "interval must be a number (got 'nan')"),
+    ({"max_backoff": "inf"}, "max_backoff must be a number (got 'inf')"),
+    ({"ca_path": "/nonexistent/ca.pem"}, "ca_path /nonexistent/ca.pem does not exist"),
     ({"state_file": "/nonexistent/dir/state.json"}, "its directory does not exist or is not writable"),
 ])
 def test_bad_settings_name_the_fix(args, message):

@@ -220,7 +220,7 @@ def test_verify_file_accepts_the_documented_names(tmp_path, name, accepted):
     assert plugin.verify_file(str(tmp_path / "missing.scs.yml")) is False
 
 
-def test_connection_from_environment_and_templates(tmp_path, scs, monkeypatch):
+def test_connection_from_environment_and_templates(tmp_path, scs, monkeypatch, ca_pem):
     monkeypatch.setenv("SCS_URL", URL)
     monkeypatch.setenv("SCS_TOKEN", TOKEN)
     monkeypatch.setenv("SCS_CA_PATH", "")  # empty is unset, as for the modules: the system trust store
@@ -229,10 +229,8 @@ def test_connection_from_environment_and_templates(tmp_path, scs, monkeypatch):
     assert scs.calls[0].headers["Authorization"] == "Token " + TOKEN and scs.calls[0].verify is True
 
     monkeypatch.setenv("OTHER_TOKEN", "templated-" + TOKEN)
-    ca_file = tmp_path / "ca.pem"
-    ca_file.write_text("")
-    run(tmp_path, scs_token="{{ lookup('ansible.builtin.env', 'OTHER_TOKEN') }}", ca_path=str(ca_file), timeout=7)
-    assert scs.calls[-1].headers["Authorization"] == "Token templated-" + TOKEN and scs.calls[-1].verify == str(ca_file)
+    run(tmp_path, scs_token="{{ lookup('ansible.builtin.env', 'OTHER_TOKEN') }}", ca_path=ca_pem, timeout=7)
+    assert scs.calls[-1].headers["Authorization"] == "Token templated-" + TOKEN and scs.calls[-1].verify == ca_pem
 
 
 def test_missing_connection_options_name_the_fix(tmp_path, scs):
@@ -246,7 +244,7 @@ def test_missing_connection_options_name_the_fix(tmp_path, scs):
 @pytest.mark.parametrize("options, expected", [
     ({"scs_url": "scs.example.net"}, "scs_url must be an absolute http(s) URL"),
     ({"scs_url": "https://admin:%s@scs.example.net" % TOKEN}, "scs_url must not contain credentials"),
-    ({"retries": -1}, "retries must be 0 or more"),
+    ({"retries": -1}, "retries must be a whole number between 0 and 20"),
     ({"api_overrides": {"tempalte_path": "x"}}, "api_overrides has unknown key(s) tempalte_path; valid keys: comment_field"),
 ])
 def test_bad_options_are_refused_before_any_request(tmp_path, scs, options, expected):
@@ -293,3 +291,18 @@ def test_names_and_addresses_ssh_could_read_as_options_are_not_used(tmp_path, fa
         "2 probe(s) have an address on SCS that is neither an IP address nor a host name, so no ansible_host: "
         "probe-05 ('-oProxyCommand=touch /tmp/pwned'), probe-06 ('probe-06.example.net\\n'). Fix the address on SCS, "
         "or set ansible_host with the compose option."]
+def test_an_unexpected_exception_is_one_scrubbed_line(tmp_path, scs, monkeypatch):
+    def broken(manager):
+        raise RuntimeError("boom with Token %s\x1b[2J" % TOKEN)
+    monkeypatch.setattr(sys.modules[inventory_loader.get("stamus.scs.probes").__module__], "FleetView", broken)
+    message = parse_error(tmp_path)
+    assert message.startswith("stamus.scs.probes failed reading the probes from SCS (unexpected RuntimeError: boom")
+    assert "********" in message and "\x1b" not in message and "\\x1b[2J" in message
+
+
+def test_probe_names_in_warnings_are_printable(tmp_path, scs):
+    scs.routes = [route for route in scs.routes if route["path"] != "/rest/appliances/probe/"]
+    scs.add("GET", "/rest/appliances/probe/", json=page([dict(PROBES[2], name="probe-\x1b]0;owned\x07", appliance_id=11)]))
+    _inventory, warnings = run(tmp_path)
+    [warning] = [message for message in warnings if "cannot be a host name" in message]
+    assert "\x1b" not in warning and "\x07" not in warning and "probe-\\x1b]0;owned\\x07" in warning

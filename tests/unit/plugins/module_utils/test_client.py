@@ -69,12 +69,12 @@ def test_http_url_and_disabled_verification_warn(fake_server):
     assert client.verify is False
 
 
-def test_ca_path_wins_over_requests_ca_bundle(fake_server, monkeypatch):
+def test_ca_path_wins_over_requests_ca_bundle(fake_server, monkeypatch, ca_pem):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     fake_server.add("GET", "/rest/", json={})
-    ScsClient("https://scs", TOKEN, ca_path="/etc/scs-ca.pem").get_json("")
-    ScsClient("https://scs", TOKEN, ca_path="/etc/scs-ca.pem", validate_certs=False).get_json("")
-    assert [call.verify for call in fake_server.calls] == ["/etc/scs-ca.pem", False]
+    ScsClient("https://scs", TOKEN, ca_path=ca_pem).get_json("")
+    ScsClient("https://scs", TOKEN, ca_path=ca_pem, validate_certs=False).get_json("")
+    assert [call.verify for call in fake_server.calls] == [ca_pem, False]
 
 
 def test_refused_token_is_an_authentication_error_without_the_token(client, fake_server):

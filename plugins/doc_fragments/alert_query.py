@@ -21,8 +21,15 @@ options:
     elements: str
   signature_id:
     description:
-      - Only alerts of this Suricata signature id (C(alert.signature_id)).
-    type: int
+      - Only alerts of this Suricata signature id (C(alert.signature_id)), or of any of these ids when a list is given.
+    type: list
+    elements: int
+    aliases: [signature_ids]
+  severity:
+    description:
+      - Only alerts of this severity (C(alert.severity), 1 is the highest), or of any of these when a list is given.
+    type: list
+    elements: int
   flow_id:
     description:
       - Only alerts of this Suricata flow id.

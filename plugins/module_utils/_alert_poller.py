@@ -22,17 +22,18 @@ import time
 
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
     ALERTS_PATH,
+    MAX_SEVERITY,
     MAX_SIGNATURE_ID,
+    any_of,
     check_qfilter,
-    checked_int,
     lucene_quote,
     normalize_alert,
+    number_clause,
     parse_time,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._client import RESULT_WINDOW
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsProtocolError
 
-MAX_SEVERITY = 255
 STATE_VERSION = 1
 # Default allowance for the difference between this host's clock and the alerts' @timestamp (SCS and probe clocks).
 DEFAULT_MAX_SKEW_MS = 30000
@@ -51,17 +52,8 @@ def _as_list(name, value):
     raise ScsConfigError("%s must be a list or a comma-separated string (got %r)." % (name, value))
 
 
-def _int_list(name, value, maximum):
-    numbers = []
-    for item in _as_list(name, value):
-        if isinstance(item, str) and item.isdigit():
-            item = int(item)
-        numbers.append(checked_int(name, item, maximum))
-    return numbers
-
-
-def _any_of(field, values):
-    return "%s:%s" % (field, values[0] if len(values) == 1 else "(%s)" % " OR ".join(values))
+def _int_list(name, value):
+    return [int(item) if isinstance(item, str) and item.isdigit() else item for item in _as_list(name, value)]
 
 
 def alert_filter(qfilter=None, severity=None, signature_ids=None, probes=None):
@@ -70,18 +62,15 @@ def alert_filter(qfilter=None, severity=None, signature_ids=None, probes=None):
     clauses = []
     if qfilter is not None and str(qfilter).strip():
         clauses.append("(%s)" % check_qfilter(str(qfilter).strip()))
-    severities = _int_list("severity", severity, MAX_SEVERITY)
-    if severities:
-        clauses.append(_any_of("alert.severity", ["%d" % value for value in severities]))
-    signatures = _int_list("signature_ids", signature_ids, MAX_SIGNATURE_ID)
-    if signatures:
-        clauses.append(_any_of("alert.signature_id", ["%d" % value for value in signatures]))
+    clauses.append(number_clause("alert.severity", "severity", _int_list("severity", severity), MAX_SEVERITY))
+    clauses.append(number_clause("alert.signature_id", "signature_ids", _int_list("signature_ids", signature_ids),
+                                 MAX_SIGNATURE_ID))
     names = [str(name).strip() for name in _as_list("probes", probes)]
     if any(not name for name in names):
         raise ScsConfigError("probes must be probe names (got an empty name in %r)." % (probes,))
     if names:
-        clauses.append(_any_of("host", [lucene_quote(name) for name in names]))
-    return " AND ".join(clauses) or None
+        clauses.append(any_of("host", [lucene_quote(name) for name in names]))
+    return " AND ".join(clause for clause in clauses if clause) or None
 
 
 def _count(body):

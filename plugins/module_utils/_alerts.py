@@ -16,6 +16,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._lucene import check_qu
 
 ALERTS_PATH = "rules/es/alerts_tail/"
 MAX_SIGNATURE_ID = 2 ** 32 - 1
+MAX_SEVERITY = 255
 MAX_FLOW_ID = 2 ** 64 - 1
 SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 SINCE_RE = re.compile(r"\s*(\d+)\s*([smhdw])\s*")  # whole string: fullmatch
@@ -31,7 +32,8 @@ ID_CHARS_PER_QUERY = 2000
 
 ALERT_QUERY_ARGUMENT_SPEC = {
     "alert_ids": {"type": "list", "elements": "str"},
-    "signature_id": {"type": "int"},
+    "signature_id": {"type": "list", "elements": "int", "aliases": ["signature_ids"]},
+    "severity": {"type": "list", "elements": "int"},
     "flow_id": {"type": "int"},
     "probe": {"type": "str"},
     "qfilter": {"type": "str"},
@@ -42,7 +44,7 @@ ALERT_QUERY_ARGUMENT_SPEC = {
     "page_size": {"type": "int", "default": 100},
 }
 # The options that select alerts (limit and page_size only shape the reading).
-ALERT_FILTER_OPTIONS = ("alert_ids", "signature_id", "flow_id", "probe", "qfilter", "since", "from", "to")
+ALERT_FILTER_OPTIONS = ("alert_ids", "signature_id", "severity", "flow_id", "probe", "qfilter", "since", "from", "to")
 
 
 def lucene_quote(value):
@@ -104,22 +106,36 @@ def time_window(since=None, from_time=None, to_time=None, now=None):
     return start, end
 
 
+def any_of(field, values):
+    """``field:v`` or ``field:(v1 OR v2 ...)`` for values that are already Lucene-safe."""
+    return "%s:%s" % (field, values[0] if len(values) == 1 else "(%s)" % " OR ".join(values))
+
+
+def number_clause(field, name, values, maximum):
+    """The clause for whole numbers (one, or a list: any of them), each checked; None when there is none."""
+    if values is None:
+        return None
+    values = values if isinstance(values, (list, tuple)) else [values]
+    numbers = ["%d" % checked_int(name, value, maximum) for value in values]
+    return any_of(field, list(dict.fromkeys(numbers))) if numbers else None
+
+
 def alert_query_params(signature_id=None, flow_id=None, probe=None, qfilter=None, since=None, from_time=None,
-                       to_time=None, now=None):
+                       to_time=None, now=None, severity=None):
     """Query parameters for alerts_tail. Every value is validated or quoted: user input never becomes Lucene syntax."""
     clauses = []
     if qfilter is not None and qfilter.strip():
         clauses.append("(%s)" % check_qfilter(qfilter.strip()))
-    if checked_int("signature_id", signature_id, MAX_SIGNATURE_ID) is not None:
-        clauses.append("alert.signature_id:%d" % signature_id)
-    if checked_int("flow_id", flow_id, MAX_FLOW_ID) is not None:
-        clauses.append("flow_id:%d" % flow_id)
+    clauses.append(number_clause("alert.signature_id", "signature_id", signature_id, MAX_SIGNATURE_ID))
+    clauses.append(number_clause("alert.severity", "severity", severity, MAX_SEVERITY))
+    clauses.append(number_clause("flow_id", "flow_id", flow_id, MAX_FLOW_ID))
     if probe is not None:
         if not str(probe).strip():
             raise ScsConfigError("probe must be a probe name (got an empty string).")
         clauses.append("host:%s" % lucene_quote(probe))
     start, end = time_window(since, from_time, to_time, now)
-    params = {"qfilter": " AND ".join(clauses) or None, "from_date": start, "to_date": end}
+    params = {"qfilter": " AND ".join(clause for clause in clauses if clause) or None, "from_date": start,
+              "to_date": end}
     return {key: value for key, value in params.items() if value is not None}
 
 
@@ -153,7 +169,8 @@ def alert_queries(options, now=None):
         ids = list(dict.fromkeys(check_alert_id(alert_id, "Each of alert_ids") for alert_id in ids))
         if options.get("since") is None and from_time is None:
             from_time = "0"
-    base = alert_query_params(signature_id=options.get("signature_id"), flow_id=options.get("flow_id"),
+    base = alert_query_params(signature_id=options.get("signature_id"), severity=options.get("severity"),
+                              flow_id=options.get("flow_id"),
                               probe=options.get("probe"), qfilter=options.get("qfilter"), since=options.get("since"),
                               from_time=from_time, to_time=options.get("to"), now=now)
     if ids is None:

@@ -187,3 +187,38 @@ def test_a_probe_address_that_ssh_would_take_as_an_option_is_not_used(emu, tmp_p
                   "clear error", "no ansible_host from it, with a warning naming the probe; the ProxyCommand never ran "
                   "(the host was unreachable by its name; this machine's OpenSSH also refuses such a host name, "
                   "older ones and other connection plugins may not)")
+
+
+def test_evidence_pull_keeps_severity_and_signatures_restrictive(emu, tmp_path, ledger):
+    """The playbook used to wrap the user's qfilter in parentheses before any check, so `x) OR (*` came out balanced
+    and turned the severity filter into an alternative: every alert of every severity was pulled."""
+    severities = collections.Counter(alert["alert"]["severity"] for alert in emu.alerts())
+    assert len(severities) > 1, severities
+    extra = {"qfilter": "x) OR (*", "severity": 1, "since": "30d", "dest": str(tmp_path / "evidence")}
+    emu.clear_requests()
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "stamus.scs.evidence_pull", "-e", json.dumps(extra)],
+                          cwd=str(tmp_path), env=ansible_env(emu.env()), capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode != 0 and "qfilter" in proc.stdout and "unbalanced" in proc.stdout, proc.stdout[-3000:]
+    # The role still writes its report (which records the error); no evidence.
+    assert data_requests(emu.requests()) == []
+    assert [os.path.basename(path) for path in files_under(tmp_path / "evidence") if not path.endswith((".md", ".html"))] == []
+    assert not has_traceback(proc.stdout, proc.stderr) and TOKEN_MARKER not in proc.stdout + proc.stderr
+    ledger.checked("no traceback")
+    ledger.record(CATEGORY, "qfilter injection `x) OR (*` beside -e severity=1", "evidence_pull playbook", "clear error",
+                  "refused before any call to SCS: the qfilter is checked alone, severity and signature ids are separate "
+                  "filters")
+
+    control = dict(extra, qfilter="app_proto:*", dest=str(tmp_path / "control"), signature_ids="%d" % next(
+        alert["alert"]["signature_id"] for alert in emu.alerts() if alert["alert"]["severity"] == 1))
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "stamus.scs.evidence_pull", "-e", json.dumps(control)],
+                          cwd=str(tmp_path), env=ansible_env(emu.env()), capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    manifests = [json.loads((tmp_path / "control" / path).read_text()) for path in files_under(tmp_path / "control")
+                 if path.endswith(".json")]
+    pulled = [alert for manifest in manifests for alert in manifest["alerts"]]
+    assert pulled and {(alert["alert"]["severity"], alert["alert"]["signature_id"]) for alert in pulled} == {
+        (1, int(control["signature_ids"]))}
+    ledger.record(CATEGORY, "qfilter, severity and signature ids together (control)", "evidence_pull playbook",
+                  "survived", "%d alerts pulled, every one of severity 1 and the signature asked for" % len(pulled))

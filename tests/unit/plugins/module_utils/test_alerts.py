@@ -138,3 +138,12 @@ def test_alert_ids_are_checked_by_full_match(value):
 def test_good_alert_ids_pass():
     for value in ("Xk3aQ4kBWK2kIefhuEoN", "-", "_", "x" * 250):
         assert check_alert_id(value) == value
+
+
+def test_severity_and_signature_lists_are_any_of_checked_numbers():
+    params = alert_query_params(signature_id=[2029743, 2035465, 2029743], severity=[1], qfilter="app_proto:http")
+    assert params["qfilter"] == "(app_proto:http) AND alert.signature_id:(2029743 OR 2035465) AND alert.severity:1"
+    assert alert_query_params(signature_id=2029743)["qfilter"] == "alert.signature_id:2029743"
+    assert "qfilter" not in alert_query_params(signature_id=[], severity=[])
+    with pytest.raises(ScsConfigError, match="severity must be a whole number between 0 and 255"):
+        alert_query_params(severity=[1, 256])

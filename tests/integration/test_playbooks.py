@@ -118,7 +118,7 @@ def test_evidence_pull_fetches_exactly_severity_1_then_all_present(tmp_path, emu
     dest = tmp_path / "pull"
     run = play(emu, "stamus.scs.evidence_pull", tmp_path, {"severity": 1, "since": "7d", "dest": str(dest)})
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "alert.severity:1" in run.stdout
+    assert "query: severity 1, since 7d" in run.stdout
     [report] = reports(dest)
     rows = report_rows(report)
     assert sorted(row["alert id"] for row in rows) == sorted(alert["_id"] for alert in expected)

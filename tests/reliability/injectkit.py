@@ -34,10 +34,20 @@ class Payloads:
 
     def next(self):
         number = next(self._numbers)
-        marker = os.path.join(self.directory, "%s%s-%d" % (MARKER_PREFIX, self.tag, number))
-        payload = TEMPLATES[number % len(TEMPLATES)].format(marker=marker)
+        payload = TEMPLATES[number % len(TEMPLATES)].format(marker=self._marker(number))
         self.issued.append(payload)
         return payload
+
+    def word(self):
+        """A payload without whitespace, for values that may not hold any (a probe name used as a host name): the
+        shell of the pipe lookup expands ${IFS} to the space."""
+        number = next(self._numbers)
+        payload = "{{lookup('ansible.builtin.pipe','touch${IFS}%s')}}" % self._marker(number)
+        self.issued.append(payload)
+        return payload
+
+    def _marker(self, number):
+        return os.path.join(self.directory, "%s%s-%d" % (MARKER_PREFIX, self.tag, number))
 
     def fired(self):
         """The marker files that exist: each one is a payload that ran."""

@@ -309,7 +309,7 @@ def fleet():
     with Emulator(tls=True, seed=59, probes=3, templates=2, alerts=10, flows=5, pcap="mixed",
                   token=TOKEN_MARKER) as emulator:
         template = emulator.state()["templates"][0]
-        names = {"template": payloads.next(), "probe": payloads.next(), "descr": payloads.next() + " - " + payloads.next()}
+        names = {"template": payloads.next(), "probe": payloads.word(), "descr": payloads.next() + " - " + payloads.next()}
         assert emulator.rest("PATCH", "/rest/appliances/template/%d/" % template["pk"],
                              json={"name": names["template"]}).status_code == 200
         probe_01 = emulator.rest("GET", "/rest/appliances/probe/", params={"name": "probe-01"}).json()["results"][0]

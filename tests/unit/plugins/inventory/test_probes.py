@@ -291,6 +291,8 @@ def test_names_and_addresses_ssh_could_read_as_options_are_not_used(tmp_path, fa
         "2 probe(s) have an address on SCS that is neither an IP address nor a host name, so no ansible_host: "
         "probe-05 ('-oProxyCommand=touch /tmp/pwned'), probe-06 ('probe-06.example.net\\n'). Fix the address on SCS, "
         "or set ansible_host with the compose option."]
+
+
 def test_an_unexpected_exception_is_one_scrubbed_line(tmp_path, scs, monkeypatch):
     def broken(manager):
         raise RuntimeError("boom with Token %s\x1b[2J" % TOKEN)

@@ -26,7 +26,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 OUTCOMES = ("fetched", "present", "no_packets", "flow_absent", "rotated", "no_capture", "failed")
 PCAP_FACT_KEYS = ("format", "linktype", "linktype_name", "packets", "bytes", "first_packet_time", "last_packet_time",
-                  "flow_packets", "flow_present")
+                  "flow_packets", "flow_present", "flow_encapsulation")
 # A download is one-shot on SCS, so a broken transfer is retried by running the whole chain again.
 CHAIN_ATTEMPTS = 2
 
@@ -208,5 +208,5 @@ def _alert_result(alert, outcome, message, facts, probe=None, pcap=None, manifes
         "alert_id": alert.get("_id"), "probe": probe or alert.get("host"), "flow_id": alert.get("flow_id"),
         "outcome": outcome, "message": message, "pcap": pcap, "manifest": manifest,
         "sha256": facts.get("sha256"), "size": facts.get("size"), "packets": facts.get("packets"),
-        "flow_present": facts.get("flow_present"),
+        "flow_present": facts.get("flow_present"), "flow_encapsulation": facts.get("flow_encapsulation"),
     }

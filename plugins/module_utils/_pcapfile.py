@@ -12,6 +12,8 @@ import ipaddress
 import os
 import struct
 
+from ansible_collections.stamus.scs.plugins.module_utils._decap import LINKTYPE_STARTS, PORT_PROTOCOLS, frame_layers
+
 # Classic pcap magic (as read big-endian from the first 4 bytes) -> (byte order, time resolution).
 PCAP_MAGICS = {
     0xA1B2C3D4: ("big", "us"),
@@ -73,17 +75,8 @@ LINKTYPE_NAMES = {
     276: "LINUX_SLL2",
 }
 
-ETHERTYPE_IPV4 = 0x0800
-ETHERTYPE_IPV6 = 0x86DD
-VLAN_ETHERTYPES = frozenset((0x8100, 0x88A8, 0x9100))
-IPV6_EXTENSION_HEADERS = frozenset((0, 43, 44, 51, 60))  # Hop-by-Hop, Routing, Fragment, AH, Destination Options
-IPV6_FRAGMENT_HEADER = 44
-IPV6_AUTH_HEADER = 51
-PORT_PROTOCOLS = frozenset((6, 17, 132))
 PROTOCOL_NUMBERS = {"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "ipv6-icmp": 58, "icmpv6": 58, "sctp": 132}
 
-_U16_BE = struct.Struct("!H")
-_PORTS = struct.Struct("!HH")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 # Leading bytes of things commonly saved by mistake instead of a capture (e.g. an error page).
@@ -167,8 +160,8 @@ class FlowFilter:
             self.dport = _normalize_port(five_tuple, "dest_port")
         self.has_ports = self.sport is not None or self.dport is not None
 
-    def matches(self, proto, src, dst, buf, l4_offset, end, ports_known):
-        """Whether an IP packet (addresses as packed bytes, L4 header at ``buf[l4_offset:end]``) is in the flow."""
+    def matches(self, proto, src, dst, sport, dport):
+        """Whether an IP packet (addresses as packed bytes, ports None when unknown) is in the flow."""
         if proto != self.proto:
             return False
         forward = src == self.src and dst == self.dst
@@ -177,112 +170,36 @@ class FlowFilter:
             return False
         if not self.has_ports:
             return True
-        if not ports_known or end - l4_offset < 4:
+        if sport is None:
             return False
-        sport, dport = _PORTS.unpack_from(buf, l4_offset)
         if forward and self.sport in (None, sport) and self.dport in (None, dport):
             return True
         return reverse and self.sport in (None, dport) and self.dport in (None, sport)
 
 
-def _ipv4_matches(buf, off, end, flow):
-    if end - off < 20:
-        return False
-    ihl = (buf[off] & 0x0F) * 4
-    if ihl < 20 or off + ihl > end:
-        return False
-    first_fragment = _U16_BE.unpack_from(buf, off + 6)[0] & 0x1FFF == 0
-    return flow.matches(buf[off + 9], buf[off + 12:off + 16], buf[off + 16:off + 20], buf, off + ihl, end, first_fragment)
+# Link types whose packets we can look into (see _decap.py for what is decoded inside them).
+PARSEABLE_LINKTYPES = frozenset(LINKTYPE_STARTS)
 
 
-def _ipv6_matches(buf, off, end, flow):
-    if end - off < 40:
-        return False
-    next_header = buf[off + 6]
-    pos = off + 40
-    first_fragment = True
-    while next_header in IPV6_EXTENSION_HEADERS:
-        if pos + 8 > end:
-            return False
-        if next_header == IPV6_FRAGMENT_HEADER:
-            first_fragment = _U16_BE.unpack_from(buf, pos + 2)[0] & 0xFFF8 == 0
-            length = 8
-        elif next_header == IPV6_AUTH_HEADER:
-            length = (buf[pos + 1] + 2) * 4
-        else:
-            length = (buf[pos + 1] + 1) * 8
-        next_header = buf[pos]
-        pos += length
-    return flow.matches(next_header, buf[off + 8:off + 24], buf[off + 24:off + 40], buf, pos, end, first_fragment)
+def flow_layer(linktype, buf, flow, off=0, end=None):
+    """Where the captured bytes ``buf[off:end]`` of a ``linktype`` packet hold a packet of ``flow``.
 
-
-def _ip_matches(buf, off, end, flow):
-    if off >= end:
-        return False
-    version = buf[off] >> 4
-    if version == 4:
-        return _ipv4_matches(buf, off, end, flow)
-    if version == 6:
-        return _ipv6_matches(buf, off, end, flow)
-    return False
-
-
-def _ethertype_matches(buf, ethertype, off, end, flow):
-    """Match the payload at ``off`` of the given ethertype, unwrapping any number of VLAN tags."""
-    while ethertype in VLAN_ETHERTYPES:
-        if off + 4 > end:
-            return False
-        ethertype = _U16_BE.unpack_from(buf, off + 2)[0]
-        off += 4
-    if ethertype == ETHERTYPE_IPV4:
-        return _ipv4_matches(buf, off, end, flow)
-    if ethertype == ETHERTYPE_IPV6:
-        return _ipv6_matches(buf, off, end, flow)
-    return False
-
-
-def _ethernet_matches(buf, off, end, flow):
-    if end - off < 14:
-        return False
-    return _ethertype_matches(buf, _U16_BE.unpack_from(buf, off + 12)[0], off + 14, end, flow)
-
-
-def _linux_sll_matches(buf, off, end, flow):
-    if end - off < 16:
-        return False
-    return _ethertype_matches(buf, _U16_BE.unpack_from(buf, off + 14)[0], off + 16, end, flow)
-
-
-def _linux_sll2_matches(buf, off, end, flow):
-    if end - off < 20:
-        return False
-    return _ethertype_matches(buf, _U16_BE.unpack_from(buf, off)[0], off + 20, end, flow)
-
-
-# Link types whose packets we can look into -> function(buf, offset, end, flow) -> bool.
-LINKTYPE_PARSERS = {
-    1: _ethernet_matches,
-    12: _ip_matches,
-    14: _ip_matches,
-    101: _ip_matches,
-    228: _ipv4_matches,
-    229: _ipv6_matches,
-    113: _linux_sll_matches,
-    276: _linux_sll2_matches,
-}
+    Every IP layer of the frame is tried, outermost first: the result is the matching layer's encapsulation
+    (``()`` for the outer packet, ``("vxlan",)``...), or None when no layer is of the flow. Never raises.
+    """
+    if flow.src not in buf or flow.dst not in buf:
+        return None  # a cheap exact pre-check: every layer of the flow holds both addresses
+    matches = flow.matches
+    for encapsulation, proto, src, dst, sport, dport in frame_layers(linktype, buf, off, end):
+        if matches(proto, src, dst, sport, dport):
+            return encapsulation
+    return None
 
 
 def packet_matches(linktype, buf, flow, off=0, end=None):
-    """Whether the captured bytes ``buf[off:end]`` of a ``linktype`` packet belong to ``flow``; never raises."""
-    parser = LINKTYPE_PARSERS.get(linktype)
-    if parser is None:
-        return False
-    if end is None:
-        end = len(buf)
-    try:
-        return parser(buf, off, min(end, len(buf)), flow)
-    except (struct.error, IndexError):
-        return False
+    """Whether the captured bytes ``buf[off:end]`` of a ``linktype`` packet, or a packet tunnelled in them, belong to
+    ``flow``; never raises."""
+    return flow_layer(linktype, buf, flow, off, end) is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,7 +251,8 @@ def _read_exact(handle, size, what, offset):
 class _Summary:
     """Counters filled while walking the records."""
 
-    __slots__ = ("packets", "bytes", "first_time", "last_time", "flow", "flow_packets", "flow_parseable")
+    __slots__ = ("packets", "bytes", "first_time", "last_time", "flow", "flow_packets", "flow_parseable",
+                 "flow_encapsulation")
 
     def __init__(self, flow):
         self.packets = 0
@@ -344,13 +262,21 @@ class _Summary:
         self.flow = flow
         self.flow_packets = 0
         self.flow_parseable = True
+        self.flow_encapsulation = None  # where the first packet of the flow was found (see flow_layer)
+
+    def count_flow_packet(self, encapsulation):
+        self.flow_packets += 1
+        if self.flow_encapsulation is None:
+            self.flow_encapsulation = encapsulation
 
 
 def _result(fmt, byte_order, resolution, linktype, snaplen, summary):
-    flow_packets = flow_present = None
+    flow_packets = flow_present = encapsulation = None
     if summary.flow is not None and summary.flow_parseable:
         flow_packets = summary.flow_packets
         flow_present = flow_packets > 0
+        if flow_present:
+            encapsulation = list(summary.flow_encapsulation)
     return {
         "format": fmt,
         "byte_order": byte_order,
@@ -364,6 +290,7 @@ def _result(fmt, byte_order, resolution, linktype, snaplen, summary):
         "last_packet_time": None if summary.last_time is None else _iso_utc(summary.last_time, "the last packet"),
         "flow_packets": flow_packets,
         "flow_present": flow_present,
+        "flow_encapsulation": encapsulation,
         "header_only": summary.packets == 0,
     }
 
@@ -382,7 +309,7 @@ def _summarize_classic(handle, size, magic, summary):
     if major != 2:
         raise PcapFormatError("unsupported pcap version %d.%d (expected 2.x)" % (major, minor))
     linktype = network & 0x03FFFFFF  # the upper bits carry FCS information
-    if summary.flow is not None and linktype not in LINKTYPE_PARSERS:
+    if summary.flow is not None and linktype not in PARSEABLE_LINKTYPES:
         summary.flow_parseable = False
     _walk_classic_records(handle, size, endian, resolution, snaplen, linktype, summary)
     return _result("pcap", byte_order, resolution, linktype, snaplen, summary)
@@ -400,11 +327,9 @@ def _walk_classic_records(handle, size, endian, resolution, snaplen, linktype, s
     limit = max(snaplen, MAX_SNAPLEN)
     frac_per_us = 1000 if resolution == "ns" else 1
     flow = summary.flow if summary.flow_parseable else None
-    parser = LINKTYPE_PARSERS.get(linktype)
     offset = PCAP_HEADER_LEN
     number = 0
     total = 0
-    matched = 0
     first = last = None
     while True:
         record = read(PCAP_RECORD_LEN)
@@ -428,11 +353,9 @@ def _walk_classic_records(handle, size, endian, resolution, snaplen, linktype, s
                 raise _truncated("packet %d" % number, offset, caplen, len(body))
             if keep != caplen:
                 seek(caplen - keep, 1)
-            try:
-                if parser(body, 0, keep, flow):
-                    matched += 1
-            except (struct.error, IndexError):
-                pass  # a malformed packet is simply not part of the flow
+            encapsulation = flow_layer(linktype, body, flow, 0, keep)
+            if encapsulation is not None:
+                summary.count_flow_packet(encapsulation)
         offset = body_offset + caplen
         total += caplen
         last = (seconds, fraction)
@@ -440,7 +363,6 @@ def _walk_classic_records(handle, size, endian, resolution, snaplen, linktype, s
             first = last
     summary.packets = number
     summary.bytes = total
-    summary.flow_packets = matched
     if first is not None:
         summary.first_time = first[0] * 1000000 + first[1] // frac_per_us
         summary.last_time = last[0] * 1000000 + last[1] // frac_per_us
@@ -599,7 +521,7 @@ def _handle_block(handle, state, summary, endian, block_type, length, offset):
         state.interfaces.append(interface)
         if state.first_interface is None:
             state.first_interface = interface
-        if summary.flow is not None and interface.linktype not in LINKTYPE_PARSERS:
+        if summary.flow is not None and interface.linktype not in PARSEABLE_LINKTYPES:
             summary.flow_parseable = False
     else:
         handle.seek(length - 12, 1)
@@ -654,8 +576,9 @@ def _count_packet(state, summary, endian, block_type, data, length, offset):
             state.first_packet = state.last_packet
     if summary.flow is not None:
         end = min(data_offset + caplen, len(data) - 4)
-        if packet_matches(interface.linktype, data, summary.flow, data_offset, end):
-            summary.flow_packets += 1
+        encapsulation = flow_layer(interface.linktype, data, summary.flow, data_offset, end)
+        if encapsulation is not None:
+            summary.count_flow_packet(encapsulation)
 
 
 def _pcapng_result(state, summary):
@@ -675,7 +598,8 @@ def summarize_pcap(path, five_tuple=None):
     """Check that ``path`` is a well-formed pcap or pcapng file and summarise it, reading it as a stream.
 
     ``five_tuple`` (dict with src_ip, src_port, dest_ip, dest_port, proto as in a Suricata alert)
-    adds how many packets belong to that flow, in either direction. First/last packet times are
+    adds how many packets belong to that flow, in either direction, on the outer packet or inside its
+    tunnels (``flow_encapsulation``: where the first one was found, see ``flow_layer``). First/last packet times are
     those of the first/last (timestamped) records in file order. Raises PcapFormatError
     for a malformed file, ValueError for a malformed ``five_tuple``, OSError if it cannot be read.
     """

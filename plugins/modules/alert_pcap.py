@@ -91,8 +91,9 @@ options:
   on_flow_absent:
     description:
       - What to do when the pcap has packets but none of the alert's 5-tuple (C(src_ip), C(src_port), C(dest_ip),
-        C(dest_port), C(proto), in either direction), the outcome C(flow_absent). SCS may have sent another capture, or
-        the flow may be hidden from the check (tunnels, NAT between the probe and the alert's addresses).
+        C(dest_port), C(proto), in either direction, on the outer packet or inside a tunnel, see
+        RV(results[].flow_encapsulation)), the outcome C(flow_absent). SCS may have sent another capture, or the flow
+        may be hidden from the check (NAT between the probe and the alert's addresses, an encapsulation not decoded).
       - V(warn) keeps the pcap and its manifest and warns; V(keep) keeps them without a warning; V(fail) keeps nothing
         and counts the alert as a failure.
       - No judgement is made when the alert's 5-tuple is incomplete or the pcap's link type cannot be read
@@ -220,9 +221,24 @@ results:
       type: int
       sample: 14
     flow_present:
-      description: Whether packets of the alert's 5-tuple are in the pcap; V(null) when that cannot be told.
+      description:
+        - Whether packets of the alert's 5-tuple are in the pcap; V(null) when that cannot be told.
+        - For tunnelled traffic Suricata reports the inner 5-tuple while the pcap holds the outer frames, so every IP
+          layer of a packet is tried, outermost first, up to 8 deep. Decoded are VLAN and QinQ tags, MPLS label stacks
+          (and Ethernet pseudowires with a control word), PPPoE sessions, GRE (with checksum, key and sequence number;
+          IPv4, IPv6, Ethernet, ERSPAN types I, II and III inside), VXLAN (UDP port 4789, as AWS VPC Traffic Mirroring
+          sends it), Geneve (UDP port 6081, with options) and IP-in-IP (IPv4 or IPv6 in IPv4 or IPv6).
       type: bool
       sample: true
+    flow_encapsulation:
+      description:
+        - Where the first packet of the alert's 5-tuple was found, outermost first; C([]) on the outer packet. Names
+          are C(vxlan), C(geneve), C(gre), C(erspan), C(ip-in-ip), C(mpls) and C(pppoe); ERSPAN comes as
+          C([gre, erspan]). VLAN tags are not listed.
+        - V(null) when no packet of the flow is in the pcap, or when that cannot be told.
+      type: list
+      elements: str
+      sample: [vxlan]
 not_found:
   description: The ids of O(alert_ids) that SCS returned no alert for; empty without O(alert_ids).
   returned: always

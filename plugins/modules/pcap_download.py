@@ -55,7 +55,9 @@ options:
   alert:
     description:
       - The alert the pcap was extracted for. When given, C(flow_present) in RV(pcap) tells whether packets of its
-        5-tuple are in the file, and a pcap with packets but none of them warns. It is kept; M(stamus.scs.alert_pcap)
+        5-tuple are in the file, on the outer packet or inside a tunnel (C(flow_encapsulation) says which, as
+        RV(stamus.scs.alert_pcap#module:results[].flow_encapsulation) does), and a pcap with packets but none of them
+        warns. It is kept; M(stamus.scs.alert_pcap)
         has O(stamus.scs.alert_pcap#module:on_flow_absent) to refuse it.
     type: dict
   mode:
@@ -95,7 +97,9 @@ sha256:
   type: str
   sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 pcap:
-  description: What the file holds.
+  description:
+    - What the file holds. C(flow_packets), C(flow_present) and C(flow_encapsulation) are about O(alert)'s flow,
+      V(null) without O(alert).
   returned: when downloaded
   type: dict
   sample:
@@ -109,6 +113,7 @@ pcap:
     header_only: false
     flow_packets: 14
     flow_present: true
+    flow_encapsulation: [vxlan]
 """
 
 import os

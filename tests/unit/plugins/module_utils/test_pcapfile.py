@@ -126,6 +126,7 @@ def test_every_classic_magic_and_byte_order(tmp_path, magic, endian, byte_order,
         "last_packet_time": "2026-05-02T10:01:00.000000Z" if resolution == "ns" else "2026-05-02T10:01:00.000999Z",
         "flow_packets": None,
         "flow_present": None,
+        "flow_encapsulation": None,
         "header_only": False,
     }
 
@@ -200,6 +201,7 @@ def test_pcapng_with_epb_spb_and_nanosecond_if_tsresol(tmp_path):
         "last_packet_time": "2026-05-02T10:00:05.000001Z",
         "flow_packets": 3,
         "flow_present": True,
+        "flow_encapsulation": [],
         "header_only": False,
     }
 

@@ -8,7 +8,7 @@ flow's first alert (the earlier packets of the stream go with it) and runs to th
 import datetime
 import string
 
-from . import pcapstore, traffic
+from . import pcapstore, traffic, tunnels
 
 ID_ALPHABET = string.ascii_letters + string.digits + "-_"
 SEVERITY_LABELS = {1: "Major", 2: "Minor", 3: "Informational"}
@@ -69,6 +69,9 @@ def build_doc(alert_id, flow, pkt_idx, sig, probe, capture_file):
         "host": probe.name,
     }
     doc.update(flow.app)
+    tunnel = flow.eve_tunnel(pkt_idx)
+    if tunnel is not None:
+        doc["tunnel"] = tunnel
     if capture_file:
         doc["capture_file"] = capture_file
     return doc
@@ -111,18 +114,30 @@ def pick_alert_packets(rng, flow, count):
     return sorted(idxs)
 
 
-def new_alerts_now(rng, probe, config, now, count, kind="normal", severity=None, signature_id=None, used=None):
-    """Alerts generated at `now` on `probe` (the admin API). Returns [(doc, ts), ...]."""
+def new_alerts_now(rng, probe, config, now, count, kind="normal", severity=None, signature_id=None, used=None,
+                   encapsulation=None):
+    """Alerts generated at `now` on `probe` (the admin API). Returns [(doc, ts), ...].
+
+    `encapsulation` (one of tunnels.KINDS): the new flows' frames are wrapped in that tunnel, as a probe fed by
+    traffic mirroring or behind a tunnel sees them.
+    """
     used = used if used is not None else set()
     net = probe.appliance_id % 250
+
+    def make_flow(start):
+        flow = traffic.make_flow(rng, start, net, used)
+        if encapsulation is not None:
+            tunnels.encapsulate(rng, flow, encapsulation)
+        return flow
+
     if kind == "same_flow":
-        flow = traffic.make_flow(rng, now - rng.uniform(8, 20), net, used)
+        flow = make_flow(now - rng.uniform(8, 20))
         pkts = pick_alert_packets(rng, flow, count)
         sig = traffic.pick_signature(rng, flow.app_proto, signature_id, severity)
         return alerts_for_flows(rng, probe, [(flow, [(p, sig) for p in pkts])], config)
     flows_alerts = []
     for _i in range(count):
-        flow = traffic.make_flow(rng, now - rng.uniform(8, 60), net, used)
+        flow = make_flow(now - rng.uniform(8, 60))
         sig = traffic.pick_signature(rng, flow.app_proto, signature_id, severity)
         flows_alerts.append((flow, [(flow.trigger, sig)]))
     if kind == "no_packets":

@@ -6,18 +6,20 @@ trimmed to a total size (oldest files deleted). Alerts name their file with the 
 `/var/log/suricata/fpc/<name>`.
 
 Extraction works like the probe's extractor: the packets of the alert's 5-tuple (both
-directions) from `capture_file` and the later files of the same capture thread, written as a
+directions, on the outer packet or inside a tunnel; for an alert with a `tunnel` object, only
+inside that tunnel) from `capture_file` and the later files of the same capture thread, written as a
 classic pcap (magic d4c3b2a1, linktype 1, snaplen 65536). `extract_for_alert(store_dir, alert)`
 is the pure function the tests use to compute the expected bytes.
 """
 
 import dataclasses
-import ipaddress
 import os
 import posixpath
 import re
 import struct
 import threading
+
+from . import tunnels
 
 ALERT_PCAP_DIR = "/var/log/suricata/fpc"
 FILE_RE = re.compile(r"^log-(\d+)-(\d+)\.pcap$")
@@ -25,7 +27,6 @@ SNAPLEN = 65536
 LINKTYPE_ETHERNET = 1
 GLOBAL_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET)
 RECORD = struct.Struct("<IIII")
-PROTO_NUMBERS = {"TCP": 6, "UDP": 17, "ICMP": 1, "IPV6-ICMP": 58, "ICMPV6": 58, "SCTP": 132}
 PORT_PROTOS = (6, 17, 132)
 
 
@@ -228,23 +229,25 @@ def frame_key(frame):
     return (proto,) + ((a, b) if a <= b else (b, a))
 
 
+def frame_keys(frame):
+    """Normalized 5-tuples of every IP layer of an Ethernet frame, outermost first (see tunnels.layer_keys)."""
+    outer = frame_key(frame)
+    if outer is not None and not tunnels.may_carry_a_tunnel(outer):
+        return [outer]  # the common case, without dpkt
+    return tunnels.layer_keys(frame)
+
+
 def alert_key(alert):
     """Normalized 5-tuple of an alert document (same form as frame_key)."""
-    proto = PROTO_NUMBERS.get(str(alert.get("proto", "")).upper())
-    if proto is None:
-        try:
-            proto = int(alert.get("proto"))
-        except (TypeError, ValueError):
-            return None
-    try:
-        src = ipaddress.ip_address(alert["src_ip"]).packed
-        dst = ipaddress.ip_address(alert["dest_ip"]).packed
-    except (KeyError, ValueError):
+    return tunnels.eve_key(alert)
+
+
+def tunnel_key(alert):
+    """Normalized 5-tuple of the outer packet of a tunnelled alert (its `tunnel` object, depth > 0), or None."""
+    tunnel = alert.get("tunnel")
+    if not isinstance(tunnel, dict) or not tunnel.get("depth"):
         return None
-    sport = int(alert.get("src_port") or 0) if proto in PORT_PROTOS else 0
-    dport = int(alert.get("dest_port") or 0) if proto in PORT_PROTOS else 0
-    a, b = (src, sport), (dst, dport)
-    return (proto,) + ((a, b) if a <= b else (b, a))
+    return tunnels.eve_key(tunnel)
 
 
 def iter_records(data):
@@ -278,7 +281,8 @@ def _indexed(path):
         data = fh.read()
     index = {}
     for off, length, _sec, _usec, frame in iter_records(data):
-        index.setdefault(frame_key(frame), []).append((off, length))
+        for key in dict.fromkeys(frame_keys(frame)):
+            index.setdefault(key, []).append((off, length))
     with _CACHE_LOCK:
         if len(_CACHE) >= _CACHE_MAX:
             _CACHE.clear()
@@ -290,7 +294,9 @@ def extract_for_alert(root, alert):
     """The pcap bytes the probe's extractor produces for `alert` from the store at `root`.
 
     Raises NoCaptureFile when the alert has no capture_file, CaptureFileRotated when the file
-    is gone. A header-only pcap (24 bytes) means no packet matched.
+    is gone. A header-only pcap (24 bytes) means no packet matched. A tunnelled alert's packets are
+    those of its 5-tuple inside its tunnel's outer 5-tuple, as gophercap filters them (BPF on the
+    `tunnel` addresses, then the inner 5-tuple).
     """
     capture_file = alert.get("capture_file")
     if not capture_file:
@@ -300,6 +306,7 @@ def extract_for_alert(root, alert):
     if not os.path.exists(path):
         raise CaptureFileRotated("capture file %s no longer exists (rotated) on probe %s" % (capture_file, alert.get("host", "?")))
     key = alert_key(alert)
+    outer_key = tunnel_key(alert)
     match = FILE_RE.match(name)
     if match:
         first = (int(match.group(1)), int(match.group(2)), name)
@@ -315,8 +322,10 @@ def extract_for_alert(root, alert):
             if file_path == path:
                 raise CaptureFileRotated("capture file %s no longer exists (rotated)" % capture_file) from None
             continue
+        outer = None if outer_key is None else set(index.get(outer_key, ()))
         for off, length in index.get(key, ()):
-            out.append(data[off:off + length])
+            if outer is None or (off, length) in outer:
+                out.append(data[off:off + length])
     return b"".join(out)
 
 

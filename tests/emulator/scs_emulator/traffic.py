@@ -66,6 +66,13 @@ class Flow:  # pylint: disable=too-many-instance-attributes
     packets: list
     app: dict
     trigger: int
+    encapsulation: object = None  # a tunnels.Encapsulation once its frames are wrapped in a tunnel
+
+    def eve_tunnel(self, pkt_idx):
+        """The alert's ``tunnel`` object for packet ``pkt_idx`` (as Suricata writes it), or None."""
+        if self.encapsulation is None:
+            return None
+        return self.encapsulation.eve_tunnel(self.packets[pkt_idx].to_server, ":" in self.src_ip)
 
     @property
     def start(self):

@@ -13,7 +13,7 @@ from django.db.models import F
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import alertgen, pcapstore, runtime, tasks, views_pcap
+from . import alertgen, pcapstore, runtime, tasks, tunnels, views_pcap
 from .alertindex import INDEX
 from .faults import FAULTS, REQUESTS, FaultError
 from .models import Alert, AuditLog, Probe, SeedInfo, Task, Template
@@ -138,6 +138,9 @@ def add_alerts(request, body):  # pylint: disable=unused-argument
         return JsonResponse({"detail": "count, severity and signature_id must be integers"}, status=400)
     if count < 1 or count > 100000:
         return JsonResponse({"detail": "count must be between 1 and 100000"}, status=400)
+    encapsulation = body.get("encapsulation")
+    if encapsulation is not None and encapsulation not in tunnels.KINDS:
+        return JsonResponse({"detail": "encapsulation must be one of %s" % ", ".join(tunnels.KINDS)}, status=400)
     fields = body.get("fields")
     error = _fields_error(fields, count)
     if error:
@@ -149,7 +152,8 @@ def add_alerts(request, body):  # pylint: disable=unused-argument
         rng = random.Random("%s:%s" % (info.seed, info.added_batches))
         used = {(d["proto"], d["src_ip"], d["src_port"], d["dest_ip"], d["dest_port"]) for d in INDEX.all_docs() if d["host"] == probe.name}
         now = float(body.get("now") or time.time())
-        generated = alertgen.new_alerts_now(rng, probe, runtime.CONFIG, now, count, kind, severity, signature_id, used)
+        generated = alertgen.new_alerts_now(rng, probe, runtime.CONFIG, now, count, kind, severity, signature_id, used,
+                                            encapsulation)
         if fields is not None:
             generated, error = _merge_fields(generated, fields)
             if error:

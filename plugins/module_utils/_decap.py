@@ -21,8 +21,8 @@ import struct
 
 # IP headers reported per frame (the outer one and up to 7 encapsulated ones).
 MAX_IP_LAYERS = 8
-# Headers of any kind parsed per frame. Suricata stops decoding after 16 layers by default (decoder.max-layers),
-# so it raises no alert on anything deeper than this.
+# Headers of any kind parsed per frame (each VLAN tag, MPLS label, IPv6 extension header... counts). Suricata stops
+# decoding a packet after 16 layers by default (decoder.max-layers) and raises no alert deeper: this is a margin.
 MAX_HEADERS = 32
 
 VXLAN_PORT = 4789

@@ -98,6 +98,10 @@ _ETHERTYPE_STEPS = {ETHERTYPE_IPV4: _IPV4, ETHERTYPE_IPV6: _IPV6, ETHERTYPE_PPPO
 _ETHERTYPE_STEPS.update((ethertype, _MPLS) for ethertype in ETHERTYPE_MPLS)
 
 
+def _ethernet(buf, off, end, _value):
+    return _after_ethertype(buf, off + 14, end, _U16.unpack_from(buf, off + 12)[0]) if end - off >= 14 else None
+
+
 def _after_ethertype(buf, off, end, ethertype):
     """The step for a payload of type ``ethertype`` at ``off``; one VLAN tag is one step."""
     if ethertype in VLAN_ETHERTYPES:
@@ -106,7 +110,7 @@ def _after_ethertype(buf, off, end, ethertype):
     return None if kind is None else (kind, off, None)
 
 
-def _ip_by_version(buf, off, end):
+def _ip_by_version(buf, off, end, _value=None):
     if off >= end:
         return None
     version = buf[off] >> 4
@@ -230,8 +234,10 @@ def _geneve(buf, off, end, _value):
 # tunnel), nor the labels under the first of an MPLS stack.
 _NAMES = {_MPLS: "mpls", _PPPOE: "pppoe", _GRE: "gre", _ERSPAN_1: "erspan", _ERSPAN_2: "erspan", _ERSPAN_3: "erspan",
           _VXLAN: "vxlan", _GENEVE: "geneve"}
-_DECODERS = {_MPLS: _mpls, _MPLS_LABEL: _mpls, _PPPOE: _pppoe, _GRE: _gre, _ERSPAN_1: _erspan_1, _ERSPAN_2: _erspan_2,
-             _ERSPAN_3: _erspan_3, _VXLAN: _vxlan, _GENEVE: _geneve}
+# Every step but the IP headers (decoded in frame_layers itself) -> its decoder(buf, off, end, value) -> next step.
+_DECODERS = {_ETHERNET: _ethernet, _ETHERTYPE: _after_ethertype, _IP: _ip_by_version, _MPLS: _mpls, _MPLS_LABEL: _mpls,
+             _PPPOE: _pppoe, _GRE: _gre, _ERSPAN_1: _erspan_1, _ERSPAN_2: _erspan_2, _ERSPAN_3: _erspan_3,
+             _VXLAN: _vxlan, _GENEVE: _geneve}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,8 +293,8 @@ def frame_layers(linktype, buf, off=0, end=None):
     ``MAX_IP_LAYERS``), as plain tuples in ``Layer`` order.
 
     Empty for a link type it cannot decode. Never raises on malformed bytes, never reads outside ``buf[off:end]``,
-    and does a bounded amount of work whatever the frame holds. The common frames (Ethernet, IPv4) are decoded
-    inline: this runs once per packet of every pcap checked.
+    and does a bounded amount of work whatever the frame holds. IP headers are decoded inline, and Ethernet frames
+    of IPv4 go straight to their IP header: this runs once per packet of every pcap checked.
     """
     start = LINKTYPE_STARTS.get(linktype)
     if start is None:
@@ -296,28 +302,15 @@ def frame_layers(linktype, buf, off=0, end=None):
     end = len(buf) if end is None else min(end, len(buf))
     layers = []
     try:
-        step = start(buf, off, end)
+        if linktype == 1 and end - off >= 14 and buf[off + 12:off + 14] == b"\x08\x00":
+            step = (_IPV4, off + 14, None)  # Ethernet and IPv4, most frames: straight to the IP header
+        else:
+            step = start(buf, off, end)
         path = ()
         headers = 0
         while step is not None and headers < MAX_HEADERS:
             kind, off, value = step
             headers += 1
-            if kind == _ETHERNET:
-                step = _after_ethertype(buf, off + 14, end, _U16.unpack_from(buf, off + 12)[0]) if end - off >= 14 else None
-                continue
-            if kind == _ETHERTYPE:
-                step = _after_ethertype(buf, off, end, value)
-                continue
-            if kind == _IP:
-                step = _ip_by_version(buf, off, end)
-                continue
-            if kind != _IPV4 and kind != _IPV6:
-                if kind in _NAMES:
-                    path += (_NAMES[kind],)
-                step = _DECODERS[kind](buf, off, end, value)
-                continue
-            if value:
-                path += (value,)
             if kind == _IPV4:
                 if end - off < 20 or buf[off] >> 4 != 4:
                     break
@@ -326,12 +319,19 @@ def frame_layers(linktype, buf, off=0, end=None):
                     break
                 proto, src, dst, l4 = buf[off + 9], buf[off + 12:off + 16], buf[off + 16:off + 20], off + ihl
                 first_fragment = _U16.unpack_from(buf, off + 6)[0] & 0x1FFF == 0
-            else:
+            elif kind == _IPV6:
                 header = _ipv6(buf, off, end, MAX_HEADERS - headers + 1)
                 if header is None:
                     break
                 proto, src, dst, l4, first_fragment, used = header
                 headers += used - 1
+            else:
+                if kind in _NAMES:
+                    path += (_NAMES[kind],)
+                step = _DECODERS[kind](buf, off, end, value)
+                continue
+            if value:
+                path += (value,)
             sport = dport = None
             if proto in PORT_PROTOCOLS and first_fragment and end - l4 >= 4:
                 sport, dport = _PORTS.unpack_from(buf, l4)

@@ -187,8 +187,6 @@ def flow_layer(linktype, buf, flow, off=0, end=None):
     Every IP layer of the frame is tried, outermost first: the result is the matching layer's encapsulation
     (``()`` for the outer packet, ``("vxlan",)``...), or None when no layer is of the flow. Never raises.
     """
-    if flow.src not in buf or flow.dst not in buf:
-        return None  # a cheap exact pre-check: every layer of the flow holds both addresses
     matches = flow.matches
     for encapsulation, proto, src, dst, sport, dport in frame_layers(linktype, buf, off, end):
         if matches(proto, src, dst, sport, dport):

@@ -288,14 +288,18 @@ class Applier:
                     "apply again once the reason is known." % (
                         task_pk, verdict["attempts"], "; last results: " + _listing(broken, _failure) if broken else ""))
         if state == RETRYING:
-            return ("Apply task %s is still retrying after %s seconds: attempt %d of %d failed%s. SCS runs the next "
-                    "attempt %s (about %d minutes after a failure). Follow it in the SCS web interface (its task list) "
-                    "and check pending_changes with stamus.scs.probe_info, or raise wait_timeout to wait for the "
-                    "retries." % (
-                        task_pk, timeout, max(verdict["attempts"], 1), TASK_MAX_RETRIES + 1,
-                        " (" + _listing(broken, _failure) + ")" if broken else "",
-                        "at %s" % verdict["next_attempt"] if verdict["next_attempt"] else "when it is due",
-                        TASK_RETRY_DELAY // 60))
+            attempts = max(verdict["attempts"], 1)
+            if verdict["status"] in TASK_WAITING:
+                retry = "attempt %d is %s now" % (attempts + 1, verdict["status"])
+            else:
+                retry = "SCS runs the next attempt %s (about %d minutes after a failure)" % (
+                    "at %s" % verdict["next_attempt"] if verdict["next_attempt"] else "when it is due",
+                    TASK_RETRY_DELAY // 60)
+            return ("Apply task %s is still retrying after %s seconds: attempt %d of %d failed%s; %s. Follow it in the "
+                    "SCS web interface (its task list) and check pending_changes with stamus.scs.probe_info, or raise "
+                    "wait_timeout to wait for the retries." % (
+                        task_pk, timeout, attempts, TASK_MAX_RETRIES + 1,
+                        " (" + _listing(broken, _failure) + ")" if broken else "", retry))
         if state == IN_PROGRESS:
             return ("Apply task %s is still %s after %s seconds; raise wait_timeout or follow the task in the SCS web "
                     "interface (its task list)." % (task_pk, verdict["status"], timeout))

@@ -229,7 +229,7 @@ def test_retrying_at_wait_timeout_fails_saying_when_scs_retries(tmp_path, fresh_
     task = fresh_site.state()["tasks"][-1]
     assert result["failed"] and task["will_retry"] and task["eta"]
     assert result["msg"].startswith("Apply task %s is still retrying after 4 seconds: attempt 1 of 4 failed (%s unreachable: "
-                                    "no route to host). SCS runs the next attempt at " % (task["pk"], victim))
+                                    "no route to host); SCS runs the next attempt at " % (task["pk"], victim))
     assert "raise wait_timeout" in result["msg"]
     assert applied["state"] == "retrying" and not applied["finished"] and applied["next_attempt"]
     assert probe_entry(applied, victim)["state"] == "retrying"

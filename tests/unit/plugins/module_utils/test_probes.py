@@ -190,12 +190,20 @@ def test_retrying_until_the_timeout_says_when_scs_retries(manager, fake_server):
         apply_changes(manager, timeout=5)
     message = str(info.value)
     assert message.startswith("Apply task 9 is still retrying after 5 seconds: attempt 2 of 4 failed (p2 unreachable: "
-                              "Traceback ... OSError: no route to host). SCS runs the next attempt at %s" % SOON)
+                              "Traceback ... OSError: no route to host); SCS runs the next attempt at %s" % SOON)
     assert "raise wait_timeout" in message and "stamus.scs.probe_info" in message
     detail = info.value.detail
     assert detail["state"] == "retrying" and detail["finished"] is False and detail["next_attempt"] == SOON
     assert detail["probes"][0]["state"] == "retrying" and detail["probes"][0]["history"][0]["status"] == "failed"
     assert task_polls(fake_server) > 1
+
+
+def test_a_retry_running_at_the_timeout_is_retrying(manager, fake_server):
+    pushed(fake_server, task("running", retry=1, results=[result("p1", "failed", 0, "boom")]))
+    with pytest.raises(ApplyError, match="still retrying after 5 seconds: attempt 1 of 4 failed \\(p1 failed: boom\\); "
+                                         "attempt 2 is running now\\.") as info:
+        apply_changes(manager, timeout=5)
+    assert info.value.detail["state"] == "retrying" and info.value.detail["probes"][0]["state"] == "retrying"
 
 
 def test_the_last_failed_attempt_is_final_though_it_has_an_eta(manager, fake_server):

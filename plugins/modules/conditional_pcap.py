@@ -171,7 +171,7 @@ apply:
       description:
         - Each probe's result, judged by its latest attempt; C(state) is V(applied), V(applied_with_warning),
           V(retrying), V(cancelled), V(failed) or V(unreachable). C(history) holds the earlier attempts, which are
-          not failures. See M(stamus.scs.apply_changes#module:apply_changes).
+          not failures. See RV(stamus.scs.apply_changes#module:apply.probes).
       type: list
       elements: dict
       sample:
@@ -184,7 +184,13 @@ apply:
     task:
       description: The task as SCS last returned it (control characters escaped).
       type: dict
-      sample: {pk: 17, status: finished, success: true, retry: 1, eta: null, results: [{probe: probe-dmz-01, status: success, message: Configuration applied, retry_no: 0}]}
+      sample:
+        pk: 17
+        status: finished
+        success: true
+        retry: 1
+        eta: null
+        results: [{probe: probe-dmz-01, status: success, message: Configuration applied, retry_no: 0}]
 """
 
 from ansible_collections.stamus.scs.plugins.module_utils._apply import pending_result

@@ -76,6 +76,7 @@ def test_check_diff_and_rerun_write_nothing(tmp_path, fresh_site):
     task = {"name": "Disable one probe", "stamus.scs.conditional_pcap": {"probes": [probe], "state": "disabled"}, "register": "off"}
     checked = run_tasks(tmp_path, fresh_site.env(), [task], check=True, play_extra={"diff": True})
     assert checked["off"]["changed"] is True and writes(fresh_site) == []
+    assert checked["off"]["apply"]["state"] == "pending" and checked["off"]["apply"]["pending"] == [probe]  # predicted
     assert checked["off"]["diff"] == {"before": {"probe/%s" % probe: {"conditional_pcap": None}},
                                       "after": {"probe/%s" % probe: {"conditional_pcap": False}}}
     assert '"conditional_pcap": null' in checked.stdout and '"conditional_pcap": false' in checked.stdout

@@ -16,7 +16,8 @@ from __future__ import annotations
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
 
 API_DEFAULTS = {
-    # confirmed: the probe collection and its key (scout ProbeDto), its legacy name (scirius-ui before 2022-11)
+    # confirmed: the probe collection and its key (scout ProbeDto); the legacy name is that of the older apply path
+    # (scirius-ui before 2022-11), assumed to be the probe collection of older SCS
     "probe_path": "appliances/probe/",
     "legacy_probe_path": "appliances/appliance/",
     "probe_key": "appliance_id",
@@ -29,7 +30,8 @@ API_DEFAULTS = {
     # confirmed: no body by default (both UIs send none; open-source Scirius reads only an optional "comment"). A
     # JSON object sent as the body of the apply call, the module's comment added under comment_field.
     "apply_body": {},
-    # confirmed: the checkbox label in the SCS UI, used to find the flag in DRF OPTIONS metadata
+    # known from the SCS UI (the Probe Management pages are not public code): the checkbox label, used to find the
+    # flag in DRF OPTIONS metadata
     "pcap_label": "Activate pcap extraction on alerts",
     # assumed
     "pcap_field": "conditional_pcap",

@@ -22,8 +22,9 @@ API_DEFAULTS = {
     "legacy_probe_path": "appliances/appliance/",
     "probe_key": "appliance_id",
     # confirmed: the apply call. Both SCS web UIs post to appliances/probe/update_push_all/ with no body and label
-    # it "Update / Push ruleset": it builds and pushes the ruleset, and may fetch rule sources, besides pushing the
-    # pending probe settings. Without an apply_path override it is <probe collection><push_action>, so the legacy
+    # it "Update / Push ruleset": it builds and pushes the ruleset, and may fetch rule sources. That it also applies
+    # pending probe settings is assumed (no other public call does). Without an apply_path override it is
+    # <probe collection><push_action>, so the legacy
     # collection gets appliances/appliance/update_push_all/. push_action is kept for older playbooks.
     "apply_path": "appliances/probe/update_push_all/",
     "push_action": "update_push_all/",
@@ -41,7 +42,8 @@ API_DEFAULTS = {
     "pending_field": "pending_changes",
     "comment_field": "comment",
     "task_path": "appliances/task/{pk}/",
-    # confirmed for update_push_all in open-source Scirius; likely for PATCH. Used in messages only.
+    # Used in messages only. write_permission: likely (Scirius naming). push_permission: confirmed for update_push_all
+    # in open-source Scirius and in scout's permission list.
     "write_permission": "rules.configuration_edit",
     "push_permission": "rules.ruleset_update_push",
 }

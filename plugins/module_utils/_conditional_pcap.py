@@ -50,6 +50,13 @@ class FlagPlan:
         """Probes that already have changes waiting to be applied."""
         return [probe.get("name") for probe in self.probes if probe.get(self.manager.api["pending_field"])]
 
+    def pending_after(self, written):
+        """Probes with pending changes after this run. Once changes were ``written``, as SCS now lists them; otherwise
+        those pending before and those the changes touch (the probes of a changed template, a changed probe)."""
+        if written and any(target["written"] for target in self.targets):
+            return [probe.get("name") for probe in self.manager.list_probes() if probe.get(self.manager.api["pending_field"])]
+        return list(dict.fromkeys(self.pending + [probe["name"] for probe in self.effective()]))
+
     @property
     def changes(self):
         return [target for target in self.targets if target["changed"]]

@@ -3,47 +3,32 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Probe Management on SCS: probes, templates, the conditional pcap flag, and applying pending changes."""
+"""Probe Management on SCS: probes, templates, the conditional pcap flag, and the calls that apply pending changes."""
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import fnmatch
-import re
 import time
 
 from ansible_collections.stamus.scs.plugins.module_utils._client import path_segment
-from ansible_collections.stamus.scs.plugins.module_utils._errors import (
-    ScsConfigError,
-    ScsError,
-    ScsNotFoundError,
-    ScsPermissionError,
-    ScsProtocolError,
-)
-from ansible_collections.stamus.scs.plugins.module_utils._text import printable, printable_tree
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsNotFoundError, ScsPermissionError
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 LIST_PAGE_SIZE = 1000
-TASK_DONE_STATUSES = frozenset(("finished", "revoked", "failed"))
-TASK_FAILED_PROBE_STATUSES = frozenset(("failed", "unreachable"))
-# The task id goes into a URL path and into messages.
-TASK_PK_RE = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
-
-
-class ApplyError(ScsError):
-    """The apply task finished with probes that failed or were unreachable (``detail`` holds the task)."""
-
-    def to_result(self):
-        return {"apply": printable_tree(self.detail)}
 
 
 class ProbeManager:
     """Reads probes and templates with list calls and writes only what it is asked to."""
 
-    def __init__(self, client, api, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, client, api, sleep=time.sleep, clock=time.monotonic, now=None):
         self.client = client
         self.api = api
-        self._sleep = sleep
-        self._clock = clock
+        # used to follow the apply task (_apply.py)
+        self.sleep = sleep
+        self.clock = clock
+        self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
         self._probe_path = None
         self._fields = {}
 
@@ -115,14 +100,20 @@ class ProbeManager:
     def patch(self, kind, key, body):
         return self._write("PATCH", self.detail_path(kind, key), body, self.api["write_permission"])
 
+    @property
+    def apply_path(self):
+        """The apply call: ``api_overrides.apply_path`` as given, else the probe collection (found, so legacy on an
+        older SCS) and ``push_action``."""
+        if "apply_path" in self.api["overridden"]:
+            return self.api["apply_path"]
+        return self.probe_path + self.api["push_action"]
+
     def push(self, comment=None):
-        body = {self.api["comment_field"]: comment} if comment else None
-        answer = self._write("POST", self.probe_path + self.api["push_action"], body, self.api["push_permission"])
-        task_pk = answer.get("task_pk") if isinstance(answer, dict) else None
-        if isinstance(task_pk, bool) or not isinstance(task_pk, (int, str)) or not TASK_PK_RE.match(str(task_pk)):
-            raise ScsProtocolError("Apply changes answered without a usable task_pk (%.200r); check the SCS version."
-                                   % (answer,))
-        return task_pk
+        """POST the apply call with ``apply_body`` (the comment added under ``comment_field``); its answer."""
+        body = dict(self.api["apply_body"])
+        if comment:
+            body[self.api["comment_field"]] = comment
+        return self._write("POST", self.apply_path, body or None, self.api["push_permission"])
 
     def _write(self, method, path, body, permission):
         try:
@@ -136,21 +127,6 @@ class ProbeManager:
 
     def task(self, task_pk):
         return self.client.get_json(self.api["task_path"].format(pk=path_segment(task_pk)))
-
-    def wait_task(self, task_pk, timeout):
-        """Poll the task until it is done or ``timeout`` seconds pass; return its last state and whether it finished."""
-        deadline = self._clock() + timeout
-        delay = 0.25
-        while True:
-            task = self.task(task_pk)
-            if not isinstance(task, dict):
-                raise ScsProtocolError("Task %s answered %.200r instead of a task object." % (task_pk, task))
-            if task.get("status") in TASK_DONE_STATUSES:
-                return task, True
-            if self._clock() + delay > deadline:
-                return task, False
-            self._sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 def effective_pcap(probe, templates_by_key, field, probe_template_field):
@@ -194,27 +170,6 @@ def filter_items(items, names=None, pattern=None):
     if pattern:
         selected = [item for item in selected if fnmatch.fnmatchcase(str(item.get("name", "")), pattern)]
     return selected
-
-
-def apply_changes(manager, comment=None, wait=True, timeout=300):
-    """Push pending changes; with ``wait``, poll the task and fail on any probe that failed or was unreachable."""
-    task_pk = manager.push(comment)
-    result = {"task_pk": task_pk, "finished": False, "task": None}
-    if not wait:
-        return result
-    task, finished = manager.wait_task(task_pk, timeout)
-    task = printable_tree(task)  # the probes' messages are shown to the user
-    result.update(task=task, finished=finished)
-    if not finished:
-        raise ApplyError("Apply changes task %s is still %s after %s seconds; raise wait_timeout or follow the task in "
-                         "SCS." % (task_pk, task.get("status"), timeout), detail=result)
-    failed = [entry for entry in task.get("results") or [] if entry.get("status") in TASK_FAILED_PROBE_STATUSES]
-    if failed or task.get("success") is False:
-        reasons = printable("; ".join("%s %s: %s" % (entry.get("probe"), entry.get("status"), entry.get("message"))
-                                      for entry in failed))
-        raise ApplyError("Apply changes task %s failed: %s. Fix those probes and apply again." % (
-            task_pk, reasons or "SCS reported success=false"), detail=result)
-    return result
 
 
 class FleetView:

@@ -13,6 +13,9 @@ version_added: 1.0.0
 description:
   - Sets "Activate pcap extraction on alerts" on probe templates and probes in SCS Probe Management, then optionally
     applies the pending changes so that the probes start or stop their conditional pcap store.
+  - The apply (O(apply=true)) is the SCS call labelled "Update / Push ruleset" in the web interface, as in
+    M(stamus.scs.apply_changes). It also builds the ruleset and pushes it to every probe, and it may fetch the rule
+    sources first. With O(apply=false), the default, nothing is pushed and RV(apply) lists the probes left pending.
   - Reads the current state with two list calls (probes, templates), writes only what differs (one C(PATCH) per
     changed target) and reports C(changed) only when something was written.
   - A refused C(PATCH) (for example HTTP 403 for a token whose user may not change Probe Management) fails the task at
@@ -58,9 +61,14 @@ options:
     type: str
   apply:
     description:
-      - Push the pending changes to the probes afterwards (SCS "Apply changes"), when this task changed something or
-        probes still have pending changes (for example from an earlier run without O(apply)).
-      - To push once after several tasks, leave this off and use M(stamus.scs.apply_changes).
+      - Push the pending changes to the probes afterwards, when this task changed something or probes still have
+        pending changes (for example from an earlier run without O(apply)). This is SCS's "Update / Push ruleset",
+        which also builds and pushes the ruleset, and may fetch the rule sources. Its path and body are the
+        O(api_overrides) keys C(apply_path) and C(apply_body). The task is followed as
+        M(stamus.scs.apply_changes) follows it (retries, cancellation, each probe's latest attempt).
+      - With V(false), nothing is pushed. RV(apply.state) is then V(pending) and RV(apply.pending) lists the probes
+        with pending changes. Apply them in the SCS web interface or with M(stamus.scs.apply_changes). To push once
+        after several tasks, leave this off and use M(stamus.scs.apply_changes).
     type: bool
     default: false
 seealso:
@@ -114,24 +122,87 @@ field:
   type: dict
   sample: {probe: {name: conditional_pcap, source: options}, template: {name: conditional_pcap, source: options}}
 apply:
-  description: The apply task, when O(apply=true) pushed changes.
-  returned: when O(apply=true) pushed changes
+  description:
+    - With O(apply=true), what the apply did, as M(stamus.scs.apply_changes) returns it. With O(apply=false) or in
+      check mode, C(state=pending), the probes left pending and how to apply them.
+  returned: when probes have pending changes, pushed or left pending
   type: dict
-  sample:
-    task_pk: 17
-    finished: true
-    task: {pk: 17, status: finished, success: true, results: [{probe: probe-dmz-01, status: success, message: Configuration applied}]}
+  contains:
+    state:
+      description:
+        - V(applied), V(applied_with_warning), V(retrying), V(cancelled), V(failed) or V(in_progress) for a task
+          that was followed, V(started) with O(wait=false), V(pending) when nothing was pushed.
+        - The module fails unless it is V(applied), V(applied_with_warning), V(started) or V(pending).
+      type: str
+      sample: pending
+    msg:
+      description: The outcome in one sentence, with what to do next.
+      type: str
+      sample: >-
+        Not applied (apply=false): 2 probe(s) probe-dmz-01, probe-dmz-02 pending in SCS. Apply them in the SCS web
+        interface ("Update / Push ruleset", which also builds and pushes the ruleset) or stamus.scs.apply_changes.
+    pending:
+      description: The probes with pending changes in SCS, when nothing was pushed.
+      type: list
+      elements: str
+      returned: when nothing was pushed
+      sample: [probe-dmz-01, probe-dmz-02]
+    path:
+      description: The apply call, relative to C(/rest/), when it was made.
+      type: str
+      sample: appliances/probe/update_push_all/
+    task_pk:
+      description: The task SCS started; null when nothing was pushed or SCS applied at once.
+      type: raw
+      sample: 17
+    finished:
+      description: Whether the task reached a final state.
+      type: bool
+      sample: true
+    attempts:
+      description: Attempts SCS made (the first run and its retries, at most 4).
+      type: int
+      sample: 1
+    next_attempt:
+      description: When SCS runs the next attempt, while RV(apply.state=retrying).
+      type: str
+      sample: "2026-05-02T12:03:00.412000Z"
+    probes:
+      description:
+        - Each probe's result, judged by its latest attempt; C(state) is V(applied), V(applied_with_warning),
+          V(retrying), V(cancelled), V(failed) or V(unreachable). C(history) holds the earlier attempts, which are
+          not failures. See RV(stamus.scs.apply_changes#module:apply.probes).
+      type: list
+      elements: dict
+      sample:
+        - {probe: probe-dmz-01, state: applied, status: success, message: Configuration applied, retry_no: 0, history: []}
+    warnings:
+      description: Probes applied with a warning, also shown as module warnings.
+      type: list
+      elements: str
+      sample: []
+    task:
+      description: The task as SCS last returned it (control characters escaped).
+      type: dict
+      sample:
+        pk: 17
+        status: finished
+        success: true
+        retry: 1
+        eta: null
+        results: [{probe: probe-dmz-01, status: success, message: Configuration applied, retry_no: 0}]
 """
 
+from ansible_collections.stamus.scs.plugins.module_utils._apply import pending_result
 from ansible_collections.stamus.scs.plugins.module_utils._conditional_pcap import FlagPlan
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._probe_modules import (
     API_OVERRIDES_ARGUMENT_SPEC,
     APPLY_WAIT_ARGUMENT_SPEC,
+    apply_step,
     probe_manager,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._probes import apply_changes
 
 
 def main():
@@ -158,10 +229,12 @@ def main():
                 plan.write(params["comment"])
         finally:
             result.update(plan.report(module._diff))  # after a refused write: only what SCS accepted
-        if params["apply"] and (plan.changes or plan.pending):
-            result["changed"] = True
-            if not module.check_mode:
-                result["apply"] = apply_changes(manager, params["comment"], params["wait"], params["wait_timeout"])
+        if plan.changes or plan.pending:
+            if not params["apply"]:
+                result["apply"] = pending_result(plan.pending_after(written=not module.check_mode), "apply=false")
+            else:
+                result["changed"] = True
+                result["apply"] = apply_step(module, manager, plan.pending_after(written=False))
     except ScsError as err:
         module.fail_scs(err, **result)
     module.exit_json(**result)

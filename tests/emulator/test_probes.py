@@ -12,15 +12,34 @@ LABEL = "Activate pcap extraction on alerts"
 DENIED = {"detail": "You do not have permission to perform this action."}
 
 
-def wait_task(emu, task_pk, timeout=10):
+def task_of(emu, task_pk):
+    return emu.rest("GET", "/rest/appliances/task/%d/" % task_pk).json()
+
+
+def wait_task(emu, task_pk, timeout=15):
+    """The task once it is final: revoked, or finished with no retry due (no eta, or no retry left)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        task = emu.rest("GET", "/rest/appliances/task/%d/" % task_pk).json()
+        task = task_of(emu, task_pk)
         assert task["status"] in ("scheduled", "running", "finished", "revoked")
-        if task["status"] == "finished":
+        if task["status"] == "revoked" or (task["status"] == "finished" and (task["eta"] is None or task["retry"] > 3)):
             return task
         time.sleep(0.05)
     raise AssertionError("task did not finish")
+
+
+def wait_status(emu, task_pk, status, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = task_of(emu, task_pk)
+        if task["status"] == status:
+            return task
+        time.sleep(0.02)
+    raise AssertionError("task never %s" % status)
+
+
+def outcomes(task):
+    return sorted((r["retry_no"], r["probe"], r["status"]) for r in task["results"])
 
 
 def test_probe_list_and_detail(emu):
@@ -94,8 +113,10 @@ def test_pending_apply_cycle(fresh_emu):
     assert len(writes) == 1
 
 
-def test_template_patch_and_failed_apply(fresh_emu):
+def test_template_patch_then_a_failed_attempt_is_retried(fresh_emu):
+    """One unreachable attempt: the task is 'finished' with an eta (a retry due), runs again, and applies."""
     emu = fresh_emu
+    emu.configure(task_retry_delay=1.0)
     template = emu.rest("GET", TEMPLATES).json()["results"][0]
     assert template["conditional_pcap"] is True
     resp = emu.rest("PATCH", TEMPLATES + "%d/" % template["pk"], json={"conditional_pcap": False, "comment": "off"})
@@ -103,28 +124,96 @@ def test_template_patch_and_failed_apply(fresh_emu):
     probes = {p["name"]: p for p in emu.rest("GET", PROBES).json()["results"]}
     assert probes["probe-01"]["pending_changes"] is True
     assert probes["probe-02"]["pending_changes"] is False
-    emu.probe_fault("probe-01", status="unreachable", message="probe-01: connection timed out")
-    task = wait_task(emu, emu.rest("POST", PROBES + "update_push_all/").json()["task_pk"])
-    assert task["success"] is False
-    result = [r for r in task["results"] if r["probe"] == "probe-01"][0]
-    assert result == {"probe": "probe-01", "status": "unreachable", "message": "probe-01: connection timed out"}
+    emu.probe_fault("probe-01", status="unreachable", message="probe-01: connection timed out", count=1)
+    task_pk = emu.rest("POST", PROBES + "update_push_all/").json()["task_pk"]
+    between = wait_status(emu, task_pk, "finished")
+    # set_finished: success is true because other probes succeeded; the failed attempt set eta (now + retry delay)
+    assert between["retry"] == 1 and between["eta"] and between["success"] is True
+    assert [r for r in between["results"] if r["probe"] == "probe-01"] == [
+        {"probe": "probe-01", "status": "unreachable", "message": "probe-01: connection timed out", "retry_no": 0}]
     assert emu.rest("GET", PROBES + "1/").json()["pending_changes"] is True
     assert all(a["capture_file"] for a in emu.add_alerts(probe="probe-01", count=1))  # old state still applied
-    task = wait_task(emu, emu.rest("POST", PROBES + "update_push_all/").json()["task_pk"])
-    assert task["success"] is True
+    wait_status(emu, task_pk, "running")  # the retry runs, eta cleared
+    task = wait_task(emu, task_pk)
+    assert task["retry"] == 2 and task["eta"] is None and task["success"] is True
+    assert outcomes(task) == [(0, "probe-01", "unreachable"), (0, "probe-02", "success"), (0, "probe-03", "success"),
+                              (1, "probe-01", "success"), (1, "probe-02", "success"), (1, "probe-03", "success")]
     assert emu.rest("GET", PROBES + "1/").json()["pending_changes"] is False
     assert all("capture_file" not in a for a in emu.add_alerts(probe="probe-01", count=1))
     assert emu.rest("PATCH", PROBES + "1/", json={"conditional_pcap": "maybe"}).status_code == 400
 
 
+def test_a_probe_failing_every_attempt_ends_the_task_after_three_retries(fresh_emu):
+    emu = fresh_emu
+    emu.configure(task_delay=0.1, task_retry_delay=0.2)
+    emu.rest("PATCH", PROBES + "2/", json={"conditional_pcap": True})
+    emu.probe_fault("probe-02", status="failed", message="suricata: reload failed", count=-1)
+    for probe in ("probe-01", "probe-03"):
+        emu.probe_fault(probe, status="unreachable", count=-1)
+    task = wait_task(emu, emu.rest("POST", PROBES + "update_push_all/").json()["task_pk"])
+    # four attempts, none succeeded: success false; Scirius sets eta on the last failed attempt too
+    assert task["status"] == "finished" and task["retry"] == 4 and task["success"] is False and task["eta"]
+    assert [r["retry_no"] for r in task["results"] if r["probe"] == "probe-02"] == [0, 1, 2, 3]
+    time.sleep(0.5)
+    assert task_of(emu, task["pk"])["retry"] == 4  # nothing runs at that eta
+    assert emu.rest("GET", PROBES + "2/").json()["pending_changes"] is True
+
+
+def test_revoke_a_scheduled_task_or_one_waiting_for_its_retry(fresh_emu):
+    emu = fresh_emu
+    emu.configure(task_delay=2.0, task_retry_delay=3.0)
+    emu.rest("PATCH", PROBES + "2/", json={"conditional_pcap": True})
+    task_pk = emu.rest("POST", PROBES + "update_push_all/").json()["task_pk"]
+    revoked = emu.revoke_task(task_pk)
+    assert revoked == {"pk": task_pk, "status": "revoked", "success": True, "retry": 0}
+    time.sleep(2.3)
+    task = task_of(emu, task_pk)
+    assert task["status"] == "revoked" and task["results"] == [] and task["eta"] is None  # it never ran
+    assert emu.rest("GET", PROBES + "2/").json()["pending_changes"] is True
+
+    emu.configure(task_delay=0.3)
+    emu.probe_fault("probe-02", status="unreachable", count=1)
+    task_pk = emu.rest("POST", PROBES + "update_push_all/").json()["task_pk"]
+    with pytest.raises(EmulatorError, match="409.*attempt under way"):
+        emu.revoke_task(wait_status(emu, task_pk, "running")["pk"])
+    assert wait_status(emu, task_pk, "finished")["eta"]
+    emu.revoke_task()  # the latest task, waiting for its retry
+    time.sleep(3.5)
+    task = task_of(emu, task_pk)
+    assert task["status"] == "revoked" and task["eta"] is None and task["retry"] == 1
+    assert {r["retry_no"] for r in task["results"]} == {0}
+    with pytest.raises(EmulatorError, match="409.*revoked"):
+        emu.revoke_task(task_pk)
+
+
 def test_task_status_progression(fresh_emu):
     fresh_emu.configure(task_delay=2.0)
     task_pk = fresh_emu.rest("POST", PROBES + "update_push_all/").json()["task_pk"]
-    first = fresh_emu.rest("GET", "/rest/appliances/task/%d/" % task_pk).json()
-    assert first["status"] == "scheduled" and first["success"] is None
+    first = task_of(fresh_emu, task_pk)
+    # Scirius's defaults: success true, no attempt made, no eta
+    assert first["status"] == "scheduled" and first["success"] is True and first["retry"] == 0 and first["eta"] is None
     time.sleep(1.2)
-    assert fresh_emu.rest("GET", "/rest/appliances/task/%d/" % task_pk).json()["status"] == "running"
-    assert wait_task(fresh_emu, task_pk)["success"] is True
+    assert task_of(fresh_emu, task_pk)["status"] == "running"
+    task = wait_task(fresh_emu, task_pk)
+    assert task["success"] is True and task["retry"] == 1 and {r["retry_no"] for r in task["results"]} == {0}
+
+
+def test_open_source_push_is_synchronous_behind_its_setting(fresh_emu):
+    emu = fresh_emu
+    path = "/rest/suricata/update_push_all/"
+    off = emu.rest("POST", path)
+    assert off.status_code == 404 and "html" in off.headers["Content-Type"]
+    emu.configure(open_source_push=True, task_delay=1.0)
+    assert emu.rest("POST", path, token=emu.readonly_token).json() == DENIED
+    emu.rest("PATCH", PROBES + "2/", json={"conditional_pcap": True})
+    assert emu.rest("POST", path, json={"comment": "CHG-9"}).json() == {"update_push_all": "ok"}
+    assert emu.rest("GET", PROBES + "2/").json()["pending_changes"] is False  # applied in the request
+    assert emu.rest("POST", path).json() == {"update_push_all": ["Suricata restart already asked"]}
+    time.sleep(1.1)
+    assert emu.rest("POST", path).json() == {"update_push_all": "ok"}
+    assert emu.state()["tasks"] == []
+    audit = [a for a in emu.state()["audit_log"] if a["action"] == "suricata.update_push_all"]
+    assert [a["comment"] for a in audit] == ["CHG-9", "", ""]
 
 
 def test_legacy_path():

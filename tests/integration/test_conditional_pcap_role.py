@@ -1,6 +1,6 @@
 """The playbook enable_conditional_pcap (and so the conditional_pcap role), run with a real ansible-playbook against
-the emulator over HTTPS: one PATCH per changed target, one apply, idempotent reruns, check mode, early checks and
-a probe that fails to apply."""
+the emulator over HTTPS: one PATCH per changed target, one apply, idempotent reruns, check mode, early checks, a probe
+that fails every attempt, one that fails once then applies on the retry, a warning, and apply=false."""
 
 import os
 import subprocess
@@ -77,7 +77,8 @@ def test_two_templates_of_five_one_apply_then_nothing_to_do(emu):
     assert "template perimeter: off -> on" in run.stdout and "template datacenter: off -> on" in run.stdout
     inheriting = sorted(name for name in members if before[name]["conditional_pcap"] is None)
     assert all("%s: off -> on" % name in run.stdout for name in inheriting)
-    assert "%s: success, " % inheriting[0] in run.stdout
+    assert "%s: applied, " % inheriting[0] in run.stdout
+    assert "Update / Push ruleset" not in run.stdout  # applied: no advice to apply in the UI
     audit = [entry["action"] for entry in emu.state()["audit_log"] if entry["comment"] == "CHG-1042"]
     assert sorted(audit) == ["probe.update_push_all", "template.update", "template.update"]
 
@@ -112,21 +113,64 @@ def test_inherited_with_templates_fails_before_any_request(emu):
 
 
 def test_probe_that_fails_to_apply_fails_the_play_then_a_rerun_applies_it(emu):
+    """probe-04 fails every attempt: SCS retries 3 times, then the task is final and the play fails."""
     message = "suricata did not restart: disk full on /var/log/suricata"
-    emu.probe_fault("probe-04", status="failed", message=message)
+    emu.probe_fault("probe-04", status="failed", message=message, count=-1)
     run = play(emu, "-e", "probes=probe-04,probe-08", "-e", "apply=true")
     assert run.returncode != 0
-    assert "probe-04 failed: %s" % message in run.stdout
-    assert "probe-04: failed, %s" % message in run.stdout  # the summary, before the failure
-    assert "probe-08: success, " in run.stdout
+    assert "failed after 4 attempt(s): probe-04 failed: %s" % message in run.stdout
+    assert "probe-04: failed, %s (earlier, not counted: attempt 1 failed: %s" % (message, message) in run.stdout
+    assert "probe-08: applied, " in run.stdout
+    assert "running the role again applies the changes still pending" in run.stdout
     assert writes(emu).count(("POST", PUSH)) == 1
     state = probes(emu)
     assert state["probe-04"]["pending_changes"] is True and state["probe-08"]["pending_changes"] is False
 
     # The flags are already set; the rerun only applies again, for the probe still pending.
+    emu.clear_probe_faults()
     rerun = play(emu, "-e", "probes=probe-04,probe-08")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert writes(emu) == [("POST", PUSH)]
-    assert "finished, success: true" in rerun.stdout and "probe-04: success" in rerun.stdout
+    assert "applied on 10 probe(s) after 1 attempt(s)" in rerun.stdout and "probe-04: applied" in rerun.stdout
     state = probes(emu)
     assert state["probe-04"]["pending_changes"] is False and state["probe-04"]["applied_pcap"] is True
+
+
+def test_a_probe_failing_once_is_applied_by_the_retry_and_its_failure_is_history(emu):
+    message = "probe-05: connection timed out"
+    emu.probe_fault("probe-05", status="unreachable", message=message, count=1)
+    run = play(emu, "-e", "probes=probe-05", "-e", "state=disabled")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "after 2 attempt(s). Earlier attempts failed for probe-05 (attempt 2); their latest attempt counts." in run.stdout
+    assert "probe-05: applied, Configuration applied (earlier, not counted: attempt 1 unreachable: %s)" % message in run.stdout
+    assert writes(emu) == [("PATCH", "/rest/appliances/probe/5/"), ("POST", PUSH)]
+    assert probes(emu)["probe-05"]["pending_changes"] is False
+
+
+def test_a_warning_is_applied_and_shown(emu):
+    emu.probe_fault("probe-06", status="warning", message="Suricata restart already asked.")
+    run = play(emu, "-e", "probes=probe-06", "-e", "state=disabled")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "[WARNING]: probe-06 applied with a warning: Suricata restart already asked." in run.stdout + run.stderr
+    assert "probe-06: applied_with_warning, Suricata restart already asked." in run.stdout
+    assert "applied_with_warning on 10 probe(s)" in run.stdout
+    assert probes(emu)["probe-06"]["pending_changes"] is False
+
+
+def test_apply_false_leaves_the_changes_pending_and_lists_the_probes(emu):
+    before = probes(emu)
+    assert before["probe-07"]["conditional_pcap"] is False and before["probe-10"]["conditional_pcap"] is None
+    run = play(emu, "-e", "probes=probe-07,probe-10", "-e", "state=enabled", "-e", "apply=false")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert [method for method, _path in writes(emu)] == ["PATCH", "PATCH"]
+    state = probes(emu)
+    assert state["probe-07"]["pending_changes"] and state["probe-10"]["pending_changes"]
+    assert not state["probe-07"]["applied_pcap"]
+    assert ('Not applied (apply=false): 2 probe(s) probe-07, probe-10 pending in SCS. Apply them in the SCS web '
+            'interface (\\"Update / Push ruleset\\", which also builds and pushes the ruleset) or '
+            'stamus.scs.apply_changes.') in run.stdout
+    # pushed by the next run that applies
+    again = play(emu, "-e", "probes=probe-07,probe-10")
+    assert again.returncode == 0 and writes(emu) == [("POST", PUSH)]
+    state = probes(emu)
+    assert not state["probe-07"]["pending_changes"] and state["probe-07"]["applied_pcap"]

@@ -38,7 +38,7 @@ CONTROLS = ("\x1b", "\x07", "\x9b", "\r", "\u202e")
 def emu():
     with Emulator(tls=True, seed=93, probes=3, templates=2, alerts=40, flows=30, pcap="all", extra_args=NO_ROTATION,
                   token=TOKEN_MARKER) as emulator:
-        emulator.configure(task_delay=0.2)
+        emulator.configure(task_delay=0.2, task_retry_delay=0.2)
         yield emulator
 
 
@@ -221,7 +221,7 @@ def evil_batch(emu, tmp_path_factory):
     emu.inject_fault(method="GET", path="/appliances/template/$", kind="status", status=400, count=-1,
                      body={"ordering": [EVIL]})
     for probe in ("probe-01", "probe-02", "probe-03"):
-        emu.probe_fault(probe, status="failed", message=EVIL)
+        emu.probe_fault(probe, status="failed", message=EVIL, count=-1)  # every attempt: the apply fails
     stage_steps(emu, stepped, "extract")
     stage_steps(emu, retrieved, "retrieve")
     runner = CaseBatch(emu)

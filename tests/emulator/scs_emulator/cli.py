@@ -41,7 +41,11 @@ def build_parser():
     serve_p.add_argument("--state-file", help="write the connection details as JSON to this file once ready")
     serve_p.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (keep 1: fault state is per process)")
     serve_p.add_argument("--threads", type=int, default=8, help="threads per worker (gthread)")
-    serve_p.add_argument("--task-delay", type=float, default=0.5, help="seconds before an apply-changes task finishes")
+    serve_p.add_argument("--task-delay", type=float, default=0.5, help="seconds an attempt of an apply task runs")
+    serve_p.add_argument("--task-retry-delay", type=float, default=1.0,
+                         help="seconds between a failed attempt of an apply task and its retry (SCS: about 180)")
+    serve_p.add_argument("--open-source-push", action="store_true",
+                         help="serve POST /rest/suricata/update_push_all/ as open-source Scirius (synchronous)")
     serve_p.add_argument("--pcap-file-size", type=int, default=32768, help="probe pcap store: rotate files at this size")
     serve_p.add_argument("--pcap-total-size", type=int, default=196608, help="probe pcap store: total size kept")
     serve_p.add_argument("--upload-limit", type=int, default=100000000, help="largest accepted alert upload, bytes")
@@ -212,7 +216,8 @@ def serve(args):
     _setup_django(data_dir, args.legacy)
     from . import runtime  # pylint: disable=import-outside-toplevel
     runtime.configure(data_dir=data_dir, pcap_file_size=args.pcap_file_size, pcap_total_size=args.pcap_total_size,
-                      task_delay=args.task_delay, upload_limit=args.upload_limit, seed=args.seed)
+                      task_delay=args.task_delay, task_retry_delay=args.task_retry_delay,
+                      open_source_push=args.open_source_push, upload_limit=args.upload_limit, seed=args.seed)
     token, readonly_token = _prepare_data(args, data_dir)
     ca_path = cert_path = key_path = None
     if args.tls:

@@ -71,13 +71,25 @@ class Alert(models.Model):
 
 
 class Task(models.Model):
+    """An apply task, as Scirius's CeleryTask: ``retry`` counts the attempts made, ``eta`` is set when a failed attempt
+    will be retried (and, as in Scirius, after the last failed one too), ``success`` defaults to true.
+
+    ``results`` holds one ``{"probe", "status", "message", "retry_no"}`` per probe and attempt.
+    """
+
     STATUS_CHOICES = [(s, s) for s in ("scheduled", "running", "finished", "revoked")]
 
     status = models.CharField(max_length=20, default="scheduled", choices=STATUS_CHOICES)
-    success = models.BooleanField(null=True, default=None)
+    success = models.BooleanField(default=True)
     results = models.JSONField(default=list)
+    retry = models.PositiveIntegerField(default=0)
+    eta = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    # Emulator internals (not serialized): how long an attempt runs, when the current one started (epoch seconds),
+    # and whether a retry is due at eta.
     delay = models.FloatField(default=0.5)
+    started = models.FloatField(default=0.0)
+    will_retry = models.BooleanField(default=False)
     user = models.CharField(max_length=150, default="")
 
     class Meta:

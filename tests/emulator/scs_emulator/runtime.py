@@ -13,6 +13,8 @@ CONFIG = {
     "pcap_file_size": 65536,
     "pcap_total_size": 262144,
     "task_delay": 0.5,
+    "task_retry_delay": 1.0,
+    "open_source_push": False,
     "upload_limit": 100000000,
     "extract_other_flow": False,
     "seed": 1,
@@ -20,7 +22,8 @@ CONFIG = {
 CONFIG.update(json.loads(os.environ.get("SCS_EMULATOR_CONFIG", "{}") or "{}"))
 
 LOCK = threading.RLock()
-# probe name -> {"status", "message", "count"}: the next apply(s) of that probe fail.
+# probe name -> {"status", "message", "count"}: the next count pushes of that probe (each attempt of a task pushes it
+# once) get that result; count 0 or less: every push.
 PROBE_FAULTS = {}
 
 

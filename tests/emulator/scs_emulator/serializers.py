@@ -32,4 +32,4 @@ class TemplateSerializer(serializers.ModelSerializer):
 class TaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = Task
-        fields = ["pk", "status", "success", "results", "created"]
+        fields = ["pk", "status", "success", "retry", "eta", "results", "created"]

@@ -216,6 +216,10 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
     def probe_fault(self, probe, status="failed", message="", count=1):
         return self.admin("POST", "probe_faults/", json={"probe": probe, "status": status, "message": message, "count": count}).json()
 
+    def revoke_task(self, pk=None):
+        """Revoke task ``pk`` (the latest without it); EmulatorError (409) when it cannot be revoked any more."""
+        return self.admin("POST", "revoke_task/", json={"task": pk} if pk is not None else {}).json()
+
     def clear_probe_faults(self):
         self.admin("DELETE", "probe_faults/")
 

@@ -16,6 +16,7 @@ PCAP = r"^rest/rules/filestore_pcap/(?P<filename>[^/]+)/"
 urlpatterns = [
     path("rest/", views_root.RootView.as_view()),
     path("rest/rules/scirius_context/", views_probes.ContextView.as_view()),
+    path("rest/suricata/update_push_all/", views_probes.SuricataPushView.as_view()),
     path("rest/rules/es/alerts_tail/", views_alerts.AlertsTailView.as_view()),
     path("rest/rules/es/alerts_count/", views_alerts.AlertsCountView.as_view()),
     path("rest/rules/es/events_from_flow_id/", views_alerts.EventsFromFlowIdView.as_view()),
@@ -32,6 +33,7 @@ urlpatterns = [
     path("_emulator/rotate/", views_admin.rotate),
     path("_emulator/rename_probe/", views_admin.rename_probe),
     path("_emulator/probe_faults/", views_admin.probe_faults),
+    path("_emulator/revoke_task/", views_admin.revoke_task),
     path("_emulator/expected_pcap/<str:alert_id>/", views_admin.expected_pcap),
     path("_emulator/stage_pcap/", views_admin.stage_pcap),
     path("_emulator/state/", views_admin.state),

@@ -211,6 +211,16 @@ def probe_faults(request, body):
                             status=201 if request.method == "POST" else 200)
 
 
+@admin_view(("POST",))
+def revoke_task(request, body):  # pylint: disable=unused-argument
+    """Revoke a task, as an SCS user would in its task list: {"task": pk}, or the latest task without it."""
+    try:
+        task = tasks.revoke(body.get("task"))
+    except tasks.NotRevocable as exc:
+        return JsonResponse({"detail": str(exc)}, status=409)
+    return JsonResponse({"pk": task.pk, "status": task.status, "success": task.success, "retry": task.retry})
+
+
 @admin_view(("GET",))
 def expected_pcap(request, body, alert_id):  # pylint: disable=unused-argument
     doc = INDEX.get(alert_id)
@@ -280,7 +290,9 @@ def state(request, body):  # pylint: disable=unused-argument
     templates = [{"pk": t.pk, "name": t.name, "conditional_pcap": t.conditional_pcap} for t in Template.objects.all()]
     audit = [{"user": a.user.username if a.user else None, "action": a.action, "target": a.target, "comment": a.comment,
               "changes": a.changes, "time": a.time.isoformat()} for a in AuditLog.objects.select_related("user")]
-    task_list = [{"pk": t.pk, "status": t.status, "success": t.success, "results": t.results} for t in Task.objects.all()]
+    task_list = [{"pk": t.pk, "status": t.status, "success": t.success, "retry": t.retry,
+                  "eta": t.eta.isoformat() if t.eta else None, "will_retry": t.will_retry, "results": t.results}
+                 for t in Task.objects.all()]
     info = SeedInfo.objects.first()
     return JsonResponse({"probes": probes, "templates": templates, "audit_log": audit, "tasks": task_list,
                          "alerts": len(INDEX), "seed": info.params if info else None, "config": runtime.CONFIG})
@@ -289,8 +301,8 @@ def state(request, body):  # pylint: disable=unused-argument
 @admin_view(("GET", "POST"))
 def config(request, body):
     if request.method == "POST":
-        allowed = {"task_delay": float, "upload_limit": int, "pcap_file_size": int, "pcap_total_size": int,
-                   "extract_other_flow": bool}
+        allowed = {"task_delay": float, "task_retry_delay": float, "upload_limit": int, "pcap_file_size": int,
+                   "pcap_total_size": int, "extract_other_flow": bool, "open_source_push": bool}
         for key, conv in allowed.items():
             if key in body:
                 runtime.CONFIG[key] = conv(body[key])

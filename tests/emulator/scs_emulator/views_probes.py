@@ -1,17 +1,20 @@
-"""Probe Management: probes, templates, apply-changes tasks (ASSUMED API, see README).
+"""Probe Management: probes, templates, apply tasks (partly ASSUMED API, see README).
 
 Reading is open to every authenticated user; writing (PUT/PATCH, update_push_all) needs a
 superuser (the analyst token gets DRF's 403). A PATCH that changes the pcap flag marks the probe
 pending; on a template, every probe of that template is marked pending (even those that override
 the flag: SCS pushes whole templates). Every write is recorded in the audit log with its comment.
+With the `open_source_push` setting, POST /rest/suricata/update_push_all/ answers as open-source
+Scirius does (synchronous, no task); without it that route does not exist.
 """
 
+from django.http import Http404
 from rest_framework import mixins, permissions, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import tasks
+from . import runtime, tasks
 from .models import AuditLog, Probe, Task, Template
 from .serializers import ProbeSerializer, TaskSerializer, TemplateSerializer
 
@@ -28,6 +31,10 @@ class ProbeManagementPermission(permissions.BasePermission):
 
 def _audit(request, action_name, target, comment, changes):
     AuditLog.objects.create(user=request.user, action=action_name, target=target, comment=comment or "", changes=changes)
+
+
+def _comment(request):
+    return request.data.get("comment", "") if hasattr(request.data, "get") else ""
 
 
 class _AdvanceMixin:
@@ -65,8 +72,7 @@ class ProbeViewSet(_AdvanceMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
     @action(detail=False, methods=["post"])
     def update_push_all(self, request):
         task = tasks.create(request.user)
-        _audit(request, "probe.update_push_all", "all probes", request.data.get("comment", "") if hasattr(request.data, "get") else "",
-               {"task_pk": task.pk})
+        _audit(request, "probe.update_push_all", "all probes", _comment(request), {"task_pk": task.pk})
         return Response({"task_pk": task.pk})
 
 
@@ -98,6 +104,23 @@ class TaskViewSet(_AdvanceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     serializer_class = TaskSerializer
     permission_classes = [ProbeManagementPermission]
     queryset = Task.objects.all()
+
+
+class SuricataPushView(APIView):
+    """Open-source Scirius's POST /rest/suricata/update_push_all/ (suricata/rest_api.py): synchronous,
+    {"update_push_all": "ok"} or {"update_push_all": ["Suricata restart already asked"]}."""
+
+    permission_classes = [ProbeManagementPermission]
+
+    def dispatch(self, request, *args, **kwargs):
+        if not runtime.CONFIG.get("open_source_push"):
+            raise Http404()  # Django's HTML 404, as for any unknown URL
+        return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request):
+        answer = tasks.push_all_now()
+        _audit(request, "suricata.update_push_all", "all probes", _comment(request), {"update_push_all": answer})
+        return Response({"update_push_all": answer})
 
 
 class ContextView(APIView):

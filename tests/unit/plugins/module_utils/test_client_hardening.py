@@ -21,7 +21,8 @@ from ansible_collections.stamus.scs.plugins.module_utils._alert_source import Al
 from ansible_collections.stamus.scs.plugins.module_utils._batch import EvidenceRun
 from ansible_collections.stamus.scs.plugins.module_utils._client import ScsClient
 from ansible_collections.stamus.scs.plugins.module_utils._probe_api import resolve_api
-from ansible_collections.stamus.scs.plugins.module_utils._probes import ApplyError, ProbeManager, apply_changes
+from ansible_collections.stamus.scs.plugins.module_utils._apply import ApplyError, apply_changes, read_answer
+from ansible_collections.stamus.scs.plugins.module_utils._probes import ProbeManager
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 TOKEN = "tok-7408a4b978abdc03ee39e1fea419512e5734f51e"
@@ -446,7 +447,7 @@ def test_unusable_task_pk_is_refused(fake_server, answer):
     fake_server.add("GET", "/rest/appliances/probe/", json={"count": 0, "next": None, "results": []})
     fake_server.add("POST", "/rest/appliances/probe/update_push_all/", json=answer)
     with pytest.raises(errors.ScsProtocolError, match="without a usable task_pk") as info:
-        manager.push()
+        read_answer(manager.push(), "POST /rest/%s" % manager.apply_path)
     assert "\x1b" not in str(info.value) and len(fake_server.calls) == 2
 
 

@@ -1,19 +1,27 @@
+import datetime
+import json
+
 import pytest
 
+from ansible_collections.stamus.scs.plugins.module_utils._apply import ApplyError, apply_changes, judge, pending_result
 from ansible_collections.stamus.scs.plugins.module_utils._client import ScsClient
 from ansible_collections.stamus.scs.plugins.module_utils._conditional_pcap import FlagPlan
-from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError, ScsPermissionError
-from ansible_collections.stamus.scs.plugins.module_utils._probe_api import API_DEFAULTS, resolve_api
-from ansible_collections.stamus.scs.plugins.module_utils._probes import (
-    ApplyError,
-    ProbeManager,
-    apply_changes,
-    effective_pcap,
-    filter_items,
-    select,
+from ansible_collections.stamus.scs.plugins.module_utils._errors import (
+    ScsConfigError,
+    ScsError,
+    ScsPermissionError,
+    ScsProtocolError,
+    ScsValidationError,
 )
+from ansible_collections.stamus.scs.plugins.module_utils._probe_api import API_DEFAULTS, resolve_api
+from ansible_collections.stamus.scs.plugins.module_utils._probes import ProbeManager, effective_pcap, filter_items, select
 
 LABEL = "Activate pcap extraction on alerts"
+NOW = datetime.datetime(2026, 5, 2, 12, 0, tzinfo=datetime.timezone.utc)
+SOON = "2026-05-02T12:03:00.412000Z"
+PAST = "2026-05-02T11:57:00Z"
+PUSH = "/rest/appliances/probe/update_push_all/"
+TASK = "/rest/appliances/task/9/"
 
 
 def page(results):
@@ -24,19 +32,47 @@ def page(results):
 def manager(fake_server):
     client = ScsClient("https://scs.example.net", "tok", sleep=lambda seconds: None)
     clock = iter(range(0, 10000, 1))
-    return ProbeManager(client, resolve_api(), sleep=lambda seconds: None, clock=lambda: next(clock))
+    return ProbeManager(client, resolve_api(), sleep=lambda seconds: None, clock=lambda: next(clock), now=lambda: NOW)
+
+
+def task(status="finished", success=True, retry=1, eta=None, results=(), **extra):
+    return dict({"pk": 9, "status": status, "success": success, "retry": retry, "eta": eta, "results": list(results)},
+                **extra)
+
+
+def result(probe, status, retry_no=0, message=None):
+    return {"probe": probe, "status": status, "message": message or "%s %s" % (probe, status), "retry_no": retry_no}
+
+
+def pushed(fake_server, *answers):
+    """An empty probe list, the apply call answering task 9, then the task answering ``answers`` in turn."""
+    fake_server.add("GET", "/rest/appliances/probe/", json=page([]))
+    fake_server.add("POST", PUSH, json={"task_pk": 9})
+    for answer in answers[:-1]:
+        fake_server.add("GET", TASK, json=answer, times=1)
+    fake_server.add("GET", TASK, json=answers[-1])
+
+
+def task_polls(fake_server):
+    return len([call for call in fake_server.calls if call.url.endswith(TASK)])
 
 
 def test_overrides_are_validated_and_normalised():
     api = resolve_api({"template_path": "/appliances/probe_template", "pcap_field": "pcap_on_alert"})
     assert api["template_path"] == "appliances/probe_template/" and api["pcap_field"] == "pcap_on_alert"
     assert api["overridden"] == ["pcap_field", "template_path"] and api["probe_path"] == API_DEFAULTS["probe_path"]
-    with pytest.raises(ScsConfigError, match="unknown key.*valid keys: comment_field"):
+    with pytest.raises(ScsConfigError, match="unknown key.*valid keys: apply_body, apply_path, comment_field"):
         resolve_api({"tempalte_path": "x"})
     with pytest.raises(ScsConfigError, match="must contain {pk}"):
         resolve_api({"task_path": "appliances/task/"})
     with pytest.raises(ScsConfigError, match="non-empty string"):
         resolve_api({"pcap_field": ""})
+    with pytest.raises(ScsConfigError, match="apply_body must be a JSON object"):
+        resolve_api({"apply_body": "comment=x"})
+    with pytest.raises(ScsConfigError, match="both apply_path and push_action: keep apply_path"):
+        resolve_api({"apply_path": "suricata/update_push_all", "push_action": "push/"})
+    assert resolve_api({"apply_path": "/suricata/update_push_all"})["apply_path"] == "suricata/update_push_all/"
+    assert resolve_api()["apply_body"] == {} and API_DEFAULTS["apply_body"] == {}
 
 
 def test_flag_is_found_by_its_label_whatever_its_name(manager, fake_server):
@@ -88,24 +124,188 @@ def test_filter_items():
 
 
 def test_apply_waits_and_reports_failed_probes(manager, fake_server):
-    fake_server.add("GET", "/rest/appliances/probe/", json=page([]))
-    fake_server.add("POST", "/rest/appliances/probe/update_push_all/", json={"task_pk": 9})
-    fake_server.add("GET", "/rest/appliances/task/9/", json={"pk": 9, "status": "running"}, times=2)
-    fake_server.add("GET", "/rest/appliances/task/9/", json={"pk": 9, "status": "finished", "success": False, "results": [
-        {"probe": "p1", "status": "success", "message": "ok"},
-        {"probe": "p2", "status": "unreachable", "message": "no route to host"}]})
-    with pytest.raises(ApplyError, match="task 9 failed: p2 unreachable: no route to host") as info:
+    pushed(fake_server, task("running", retry=0), task("running", retry=0), task(
+        success=True, retry=4, eta=SOON, results=[result("p1", "success", 3), result("p2", "unreachable", 3, "no route to host")]))
+    with pytest.raises(ApplyError, match="task 9 failed after 4 attempt\\(s\\): p2 unreachable: no route to host") as info:
         apply_changes(manager, comment="CHG-7")
-    assert info.value.to_result()["apply"]["task"]["status"] == "finished"
-    assert fake_server.calls[1].body == b'{"comment": "CHG-7"}'
+    applied = info.value.to_result()["apply"]
+    assert applied["state"] == "failed" and applied["task"]["status"] == "finished" and applied["finished"] is True
+    assert [(p["probe"], p["state"]) for p in applied["probes"]] == [("p1", "applied"), ("p2", "unreachable")]
+    assert fake_server.calls[1].body == b'{"comment": "CHG-7"}' and task_polls(fake_server) == 3
+
+
+def test_apply_applied_everywhere(manager, fake_server):
+    pushed(fake_server, task("scheduled", retry=0), task(results=[result("p1", "success"), result("p2", "success")]))
+    applied = apply_changes(manager)
+    assert applied["state"] == "applied" and applied["finished"] is True and applied["attempts"] == 1
+    assert [(p["probe"], p["state"], p["retry_no"], p["history"]) for p in applied["probes"]] == [
+        ("p1", "applied", 0, []), ("p2", "applied", 0, [])]
+    assert applied["msg"] == "Apply task 9: applied on 2 probe(s) after 1 attempt(s)." and applied["warnings"] == []
+    assert fake_server.calls[1].body is None  # no comment, no apply_body: no body, as the SCS web UIs send
 
 
 def test_apply_gives_up_after_the_timeout(manager, fake_server):
-    fake_server.add("GET", "/rest/appliances/probe/", json=page([]))
-    fake_server.add("POST", "/rest/appliances/probe/update_push_all/", json={"task_pk": 3})
-    fake_server.add("GET", "/rest/appliances/task/3/", json={"pk": 3, "status": "scheduled"})
-    with pytest.raises(ApplyError, match="still scheduled after 5 seconds; raise wait_timeout"):
+    pushed(fake_server, task("scheduled", retry=0))
+    with pytest.raises(ApplyError, match="still scheduled after 5 seconds; raise wait_timeout") as info:
         apply_changes(manager, timeout=5)
+    assert info.value.detail["state"] == "in_progress" and info.value.detail["finished"] is False
+
+
+def test_revoked_is_cancelled_never_success(manager, fake_server):
+    """Scirius's revoke leaves success as it was (true): still a failure."""
+    pushed(fake_server, task("revoked", success=True, retry=1, results=[
+        result("p1", "success"), result("p2", "failed", 0, "suricata: reload failed")]))
+    with pytest.raises(ApplyError, match="task 9 was cancelled \\(revoked\\) in SCS after 1 attempt\\(s\\); last results: "
+                                         "p2 failed: suricata: reload failed") as info:
+        apply_changes(manager)
+    assert [(p["probe"], p["state"]) for p in info.value.detail["probes"]] == [("p1", "applied"), ("p2", "cancelled")]
+    assert info.value.detail["state"] == "cancelled" and info.value.detail["finished"] is True
+
+
+def test_a_revoked_scheduled_task_is_cancelled_at_once(manager, fake_server):
+    pushed(fake_server, task("revoked", retry=0))
+    with pytest.raises(ApplyError, match="cancelled \\(revoked\\) in SCS after 0 attempt\\(s\\)\\. The changes stay pending"):
+        apply_changes(manager)
+    assert task_polls(fake_server) == 1
+
+
+def test_retrying_is_waited_for_and_earlier_attempts_are_history(manager, fake_server):
+    """Attempt 0 fails on p2: the task is 'finished' with an eta (success stays true: p1 succeeded). It is not final;
+    the retry runs and applies. p2's failed attempt 0 is history, not a failure."""
+    first = [result("p1", "success", 0), result("p2", "unreachable", 0, "connection timed out")]
+    pushed(fake_server, task(retry=1, eta=SOON, results=first), task("running", retry=1, results=first),
+           task(retry=2, results=first + [result("p1", "success", 1), result("p2", "success", 1)]))
+    applied = apply_changes(manager)
+    assert applied["state"] == "applied" and applied["attempts"] == 2 and task_polls(fake_server) == 3
+    p2 = applied["probes"][1]
+    assert (p2["probe"], p2["state"], p2["retry_no"]) == ("p2", "applied", 1)
+    assert p2["history"] == [{"retry_no": 0, "status": "unreachable", "message": "connection timed out"}]
+    assert "Earlier attempts failed for p2 (attempt 2); their latest attempt counts." in applied["msg"]
+
+
+def test_retrying_until_the_timeout_says_when_scs_retries(manager, fake_server):
+    pushed(fake_server, task(success=False, retry=2, eta=SOON, results=[
+        result("p2", "failed", 0, "boom"), result("p2", "unreachable", 1, "Traceback ...\nOSError: no route to host")]))
+    with pytest.raises(ApplyError) as info:
+        apply_changes(manager, timeout=5)
+    message = str(info.value)
+    assert message.startswith("Apply task 9 is still retrying after 5 seconds: attempt 2 of 4 failed (p2 unreachable: "
+                              "Traceback ... OSError: no route to host); SCS runs the next attempt at %s" % SOON)
+    assert "raise wait_timeout" in message and "stamus.scs.probe_info" in message
+    detail = info.value.detail
+    assert detail["state"] == "retrying" and detail["finished"] is False and detail["next_attempt"] == SOON
+    assert detail["probes"][0]["state"] == "retrying" and detail["probes"][0]["history"][0]["status"] == "failed"
+    assert task_polls(fake_server) > 1
+
+
+def test_a_retry_running_at_the_timeout_is_retrying(manager, fake_server):
+    pushed(fake_server, task("running", retry=1, results=[result("p1", "failed", 0, "boom")]))
+    with pytest.raises(ApplyError, match="still retrying after 5 seconds: attempt 1 of 4 failed \\(p1 failed: boom\\); "
+                                         "attempt 2 is running now\\.") as info:
+        apply_changes(manager, timeout=5)
+    assert info.value.detail["state"] == "retrying" and info.value.detail["probes"][0]["state"] == "retrying"
+
+
+def test_the_last_failed_attempt_is_final_though_it_has_an_eta(manager, fake_server):
+    """Scirius sets eta before asking Celery for a retry, also when no retry is left: retry > 3 is final."""
+    pushed(fake_server, task(success=False, retry=4, eta=SOON, results=[result("p1", "failed", n) for n in range(4)]))
+    with pytest.raises(ApplyError, match="task 9 failed after 4 attempt\\(s\\): p1 failed: p1 failed"):
+        apply_changes(manager)
+    assert task_polls(fake_server) == 1
+
+
+@pytest.mark.parametrize("fields, state", [
+    ({"success": False, "retry": 2}, "retrying"),  # no eta field: success false while retries remain
+    ({"success": False, "retry": 4}, "failed"),
+    ({"success": False}, "failed"),  # neither eta nor retry: nothing says a retry is due
+    ({"success": True, "retry": 1}, "failed"),  # p1's latest attempt failed, no retry announced
+    ({"success": False, "eta": SOON}, "retrying"),  # no retry counter: an eta still to come
+    ({"success": False, "eta": PAST}, "failed"),
+    ({"success": False, "eta": "soon"}, "failed"),
+    ({"success": False, "retry": 2, "eta": None}, "failed"),  # a task that does not retry never gets an eta
+])
+def test_retrying_is_told_by_eta_then_by_success_and_retry(fields, state):
+    answer = dict({"pk": 9, "status": "finished", "results": [result("p1", "failed")]}, **fields)
+    assert judge(answer, NOW)["state"] == state
+
+
+def test_warning_is_success_with_the_warning_surfaced(manager, fake_server):
+    pushed(fake_server, task(results=[result("p1", "success"), result("p2", "warning", 0, "Suricata restart already asked.")]))
+    applied = apply_changes(manager)
+    assert applied["state"] == "applied_with_warning"
+    assert [(p["probe"], p["state"]) for p in applied["probes"]] == [("p1", "applied"), ("p2", "applied_with_warning")]
+    assert applied["warnings"] == ["p2 applied with a warning: Suricata restart already asked."]
+
+
+def test_results_without_probe_or_retry_no_are_judged_in_order(manager, fake_server):
+    """Open-source Scirius results name no probe: one entry, its latest result last."""
+    pushed(fake_server, task(results=[{"status": "failed", "message": "first"}, {"status": "success", "message": "then"}]))
+    applied = apply_changes(manager)
+    assert [(p["probe"], p["state"], p["message"], len(p["history"])) for p in applied["probes"]] == [
+        (None, "applied", "then", 1)]
+
+
+@pytest.mark.parametrize("answer, match", [
+    (task("exploded"), "status 'exploded', not one of finished, revoked, running, scheduled"),
+    (dict(task(), results={"p1": "success"}), "results are {'p1': 'success'} instead of a list"),
+    (["not", "a", "task"], "answered \\['not', 'a', 'task'\\] instead of a task object"),
+])
+def test_an_unusable_task_answer_is_a_protocol_error(manager, fake_server, answer, match):
+    pushed(fake_server, answer)
+    with pytest.raises(ScsProtocolError, match=match):
+        apply_changes(manager)
+
+
+def test_without_wait_the_task_is_started_not_followed(manager, fake_server):
+    pushed(fake_server, task("scheduled"))
+    applied = apply_changes(manager, wait=False)
+    assert applied["state"] == "started" and applied["task_pk"] == 9 and task_polls(fake_server) == 0
+    assert "not followed (wait=false)" in applied["msg"]
+
+
+def test_open_source_synchronous_answers(fake_server):
+    """apply_path to Scirius's suricata/update_push_all/: "ok" is applied at once, a list of messages is a warning,
+    a 400 says why; there is no task to follow and the probe list is not needed for the path."""
+    client = ScsClient("https://scs.example.net", "tok", sleep=lambda seconds: None)
+    api = resolve_api({"apply_path": "suricata/update_push_all/", "apply_body": {"sync": True}})
+    manager = ProbeManager(client, api, sleep=lambda seconds: None)
+    path = "/rest/suricata/update_push_all/"
+    fake_server.add("POST", path, json={"update_push_all": "ok"}, times=1)
+    fake_server.add("POST", path, json={"update_push_all": ["Suricata restart already asked"]}, times=1)
+    fake_server.add("POST", path, status=400, json={"update_push_all": ["Can not fetch data: 503 on rules source"]})
+    applied = apply_changes(manager, comment="CHG-9")
+    assert (applied["state"], applied["task_pk"], applied["finished"], applied["probes"]) == ("applied", None, True, [])
+    assert applied["path"] == "suricata/update_push_all/" and "no per-probe result" in applied["msg"]
+    assert json.loads(fake_server.calls[0].body) == {"sync": True, "comment": "CHG-9"}
+    warned = apply_changes(manager)
+    assert warned["state"] == "applied_with_warning" and warned["warnings"] == ["SCS: Suricata restart already asked"]
+    with pytest.raises(ScsValidationError, match="update_push_all: Can not fetch data: 503 on rules source"):
+        apply_changes(manager)
+    assert [call.method for call in fake_server.calls] == ["POST"] * 3
+
+
+@pytest.mark.parametrize("answer", [{"update_push_all": "maybe"}, {"update_push_all": []}, {"update_push_all": [3]},
+                                    {"status": "ok"}])
+def test_an_unknown_apply_answer_names_both_shapes(manager, fake_server, answer):
+    fake_server.add("GET", "/rest/appliances/probe/", json=page([]))
+    fake_server.add("POST", PUSH, json=answer)
+    with pytest.raises(ScsProtocolError, match='without a usable task_pk nor an update_push_all status.*"ok"'):
+        apply_changes(manager)
+
+
+def test_legacy_collection_gets_the_legacy_apply_path(manager, fake_server):
+    fake_server.add("GET", "/rest/appliances/appliance/", json=page([]))
+    fake_server.add("POST", "/rest/appliances/appliance/update_push_all/", json={"task_pk": 9})
+    assert apply_changes(manager, wait=False)["path"] == "appliances/appliance/update_push_all/"
+
+
+def test_pending_result_lists_the_probes_and_how_to_apply():
+    names = ["p%02d" % n for n in range(12)]
+    left = pending_result(names, "apply=false")
+    assert left["state"] == "pending" and left["pending"] == names and left["task_pk"] is None
+    assert left["msg"].startswith("Not applied (apply=false): 12 probe(s) p00, p01,")
+    assert "p09 and 2 more pending in SCS. Apply them in the SCS web interface (\"Update / Push ruleset\"" in left["msg"]
+    assert left["msg"].endswith("or stamus.scs.apply_changes.")
 
 
 def test_a_refused_write_reports_only_what_scs_accepted(manager, fake_server):

@@ -37,7 +37,8 @@ options:
     type: dict
 notes:
   - >-
-    Only part of the SCS Probe Management API is public. To confirm the assumed names on your SCS, look at
-    C(GET /rest/) (the route map), C(OPTIONS /rest/appliances/probe/<id>/) (field names and labels), and the calls
-    that the Probe Management pages make in the browser's network tab.
+    Only part of the SCS Probe Management API is public. To confirm the assumed names on your SCS, call each path
+    directly (C(GET /rest/) lists only SCS's router viewsets, not every route), look at
+    C(OPTIONS /rest/appliances/probe/<id>/) (field names and labels), and at the calls that the Probe Management pages
+    make in the browser's network tab.
 """

@@ -6,8 +6,8 @@
 """Every Probe Management path, field name and task rule the collection relies on, in one place.
 
 Only part of the Probe Management API is public. The names marked "assumed" follow Scirius's DRF
-conventions and are what the project's emulator serves; on a real SCS they can be confirmed with
-``GET /rest/`` (route map) and ``OPTIONS /rest/appliances/probe/<id>/`` (field names and labels), and
+conventions and are what the project's emulator serves; on a real SCS they can be confirmed by calling each path
+(``GET /rest/`` lists only router viewsets) and ``OPTIONS /rest/appliances/probe/<id>/`` (field names and labels), and
 overridden without editing code through the ``api_overrides`` option of the probe modules.
 """
 
@@ -49,8 +49,8 @@ API_DEFAULTS = {
 }
 # Keys whose value is a JSON object rather than a string.
 OBJECT_KEYS = frozenset(("apply_body",))
-ASSUMED_KEYS = frozenset(("pcap_field", "template_path", "template_key", "probe_template_field", "pending_field",
-                          "comment_field", "task_path"))
+ASSUMED_KEYS = frozenset(("legacy_probe_path", "pcap_field", "template_path", "template_key", "probe_template_field",
+                          "pending_field", "comment_field", "task_path", "write_permission"))
 
 # -- the apply call's answers ---------------------------------------------------------------------------------------
 # SCS (typed in scout's rules.api.ts, read by no public code): {"task_pk": N}, a task to follow at task_path.

@@ -62,8 +62,8 @@ class ProbeManager:
             return self._list(self.api["template_path"])
         except ScsNotFoundError:
             raise ScsNotFoundError(
-                "SCS has no template collection at /rest/%s (an assumed path). Find the right one in GET /rest/ and set "
-                "api_overrides.template_path." % self.api["template_path"]) from None
+                "SCS has no template collection at /rest/%s (an assumed path). Find the right one in the browser's network tab on the "
+                "Probe Management pages and set api_overrides.template_path." % self.api["template_path"]) from None
 
     def pcap_field(self, kind, sample_key):
         """The flag's field name, found by its label in DRF OPTIONS metadata of one detail URL (once per kind)."""

@@ -19,7 +19,7 @@ from .faults import FAULTS, REQUESTS, FaultError
 from .models import Alert, AuditLog, Probe, SeedInfo, Task, Template
 from .seed import alert_row
 
-ADD_KINDS = ("normal", "no_packets", "same_flow")
+ADD_KINDS = ("normal", "no_packets", "same_flow", "doc", "sighting")
 
 
 def _loopback(request):
@@ -286,7 +286,7 @@ def state(request, body):  # pylint: disable=unused-argument
 def config(request, body):
     if request.method == "POST":
         allowed = {"task_delay": float, "upload_limit": int, "pcap_file_size": int, "pcap_total_size": int,
-                   "extract_other_flow": bool}
+                   "extract_other_flow": bool, "es_keyword": str, "analysed_subfields": bool, "raw_hits": bool}
         for key, conv in allowed.items():
             if key in body:
                 runtime.CONFIG[key] = conv(body[key])

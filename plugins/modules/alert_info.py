@@ -12,8 +12,8 @@ short_description: Find alerts on a Stamus Central Server
 version_added: 1.0.0
 description:
   - Queries the alerts of a Stamus Central Server (SCS) through its C(alerts_tail) REST endpoint and returns them.
-  - Filters by alert id, signature, flow, probe, a Lucene O(qfilter), the kinds of events (O(event_kinds): alerts,
-    Declarations of Compromise, Sightings) and a time window; all filters are combined with C(AND).
+  - Filters by alert id, signature, flow, probe, a Lucene O(qfilter), the kinds of events (O(event_kinds), among alerts,
+    Declarations of Compromise and Sightings) and a time window; all filters are combined with C(AND).
   - Older SCS versions return raw Elasticsearch hits (C(_id) beside C(_source)); they are returned flat, like the
     newer ones.
   - Pages through the results and stops with a clear message when a query needs more than the 10,000 results SCS can

@@ -15,7 +15,7 @@ description:
     C(<dest>/<probe>/<flow_id>.pcap) beside a custody manifest C(<flow_id>.json).
   - Alerts come from O(alerts) (the output of M(stamus.scs.alert_info)) or from a query resolved exactly like
     M(stamus.scs.alert_info) does.
-  - Declarations of Compromise and Sightings (O(event_kinds)) are fetched like alerts: SCS extracts the packets of
+  - Declarations of Compromise and Sightings (O(event_kinds)) are fetched like alerts, SCS extracting the packets of
     their flow from their C(capture_file).
   - Alerts of the same flow on the same probe share one pcap, since the probe keeps one pcap store per flow.
   - Runs O(workers) chains at once inside one task, so one task handles thousands of alerts.

@@ -115,8 +115,8 @@ def test_event_kinds_select_doc_and_sightings_and_their_pcaps_are_fetched(tmp_pa
          "register": "all"},
         {"name": "Pcap of the DoC", "stamus.scs.alert_pcap": {"event_kinds": ["doc"], "dest": str(dest)},
          "register": "pcap"},
-        {"name": "By id, every kind", "stamus.scs.alert_pcap": {"alert_ids": [doc["_id"], sighting["_id"]],
-                                                                 "dest": str(dest)}, "register": "by_id"},
+        {"name": "By id, every kind", "register": "by_id",
+         "stamus.scs.alert_pcap": {"alert_ids": [doc["_id"], sighting["_id"]], "dest": str(dest)}},
         {"name": "By id, alerts only", "stamus.scs.alert_info": {"alert_ids": [doc["_id"]], "event_kinds": ["alerts"]},
          "register": "narrowed"},
     ])

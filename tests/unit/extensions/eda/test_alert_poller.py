@@ -94,7 +94,7 @@ def test_probes_are_exact_on_the_keyword_sub_field_and_others_dropped_once(scs):
 
 def test_an_unreadable_keyword_suffix_falls_back_to_raw_with_a_warning(scs):
     warnings = []
-    scs.settings = ScsNotFoundError("HTTP 404")
+    scs.settings_error = ScsNotFoundError("HTTP 404")
     poller = AlertPoller(scs, start_ms=T0, probes=["probe-01", "probe-02"], warn=warnings.append)
     poller.poll()
     assert scs.calls[0]["qfilter"] == 'host.raw:("probe-01" OR "probe-02")'
@@ -102,13 +102,13 @@ def test_an_unreadable_keyword_suffix_falls_back_to_raw_with_a_warning(scs):
 
 
 def test_a_passing_failure_of_the_settings_fails_the_poll_and_is_read_again(scs):
-    scs.settings = ScsTransportError("no answer")
+    scs.settings_error = ScsTransportError("no answer")
     poller = AlertPoller(scs, start_ms=T0, probes="probe-01", qfilter="app_proto:http")
     scs.add(1, at=T0 + 10, host="probe-01")
     with pytest.raises(ScsTransportError):
         poller.poll()
     assert scs.calls == [] and poller.keyword is None
-    scs.settings = {"es_keyword": "raw"}
+    scs.settings_error, scs.settings = None, {"es_keyword": "raw"}
     assert len(poller.poll()[0]) == 1 and scs.calls[0]["qfilter"] == 'app_proto:http AND host.raw:"probe-01"'
 
 

@@ -36,8 +36,28 @@ options:
     type: int
   probe:
     description:
-      - Only alerts seen by this probe (the alert's C(host) field). The name is quoted, so any character is safe.
+      - Only alerts seen by this probe, whose C(host) field is exactly this name. The name is quoted, so any character
+        is safe.
+      - The filter is on the exact (keyword) sub-field of C(host), C(host.raw) or C(host.keyword) as the C(es_keyword)
+        system setting of SCS names it (read from C(rules/system_settings/) once per task; V(raw) when it cannot be
+        read), as the SCS web interface filters probes. The bare C(host) field is analysed text, on which
+        V(probe-01) would also match V(probe-01-dmz).
+      - Any alert SCS returns whose C(host) is not exactly this name is left out, counted in
+        RV(dropped_other_probes) and named in a warning.
     type: str
+  event_kinds:
+    description:
+      - Which kinds of events to read, as SCS keeps them apart; any of V(alerts) (Suricata alerts), V(doc)
+        (Declarations of Compromise, C(event_type) V(stamus) with a C(stamus) object) and V(sightings) (alerts with a
+        C(discovery) object).
+      - Sent as the C(alert), C(stamus) and C(discovery) flags of C(alerts_tail), each explicitly true or false.
+      - If not set, V(alerts) only, which is what SCS returns by default; with O(alert_ids), every kind, since an id
+        names one event whatever its kind.
+      - Declarations of Compromise and Sightings carry the flow id, 5-tuple and C(capture_file) of the traffic behind
+        them when Suricata recorded one, so their pcaps can be fetched like those of alerts.
+    type: list
+    elements: str
+    choices: [alerts, doc, sightings]
   qfilter:
     description:
       - A Lucene query string in SCS syntax, for example V(alert.severity:1 AND app_proto:http).
@@ -53,6 +73,8 @@ options:
       - Relative start of the time window, as a number and a unit among V(s), V(m), V(h), V(d) and V(w), for example
         V(24h). Mutually exclusive with O(from).
       - Without O(since) and O(from), SCS uses its default window, the last 30 days (all of time with O(alert_ids)).
+      - A window that does not start before it ends (or, without a start, a O(to) more than 30 days ago) is refused
+        before any call, since SCS would silently answer with the last hour instead.
     type: str
   from:
     description:

@@ -6,13 +6,15 @@
 """Reading the alerts that appeared on SCS since the last read, each once: the logic of the stamus.scs.alerts event
 source, synchronous and free of asyncio so that it can be tested with a fake client.
 
-Each poll asks ``alerts_tail`` for alerts from ``high-water mark - overlap`` on, oldest first, and pages through them.
+Each poll asks ``alerts_tail`` for alerts from ``high-water mark - overlap`` on (up to a year past this host's clock,
+so that the window always ends after it starts), oldest first, and pages through them.
 The overlap re-reads the recent past, so alerts that reach the index late (or move across a page boundary while
 paging) are still read; the ids seen in that overlap are kept to skip the ones already returned.
 
 Alert data is untrusted: a result that is not an alert object is skipped with a warning, and an alert dated more than
 ``max_skew_ms`` after this host's clock (a probe with a wrong clock, or a hostile server) is returned once but does
-not move the mark: a mark in 2099 would make every later alert look old and never be returned.
+not move the mark: a mark in 2099 would make every later alert look old and never be returned. With ``probes``, an
+alert whose ``host`` is not exactly one of them is left out with a warning, should SCS match more than the exact names.
 """
 
 from __future__ import annotations
@@ -20,16 +22,30 @@ from __future__ import annotations
 import datetime
 import time
 
+from ansible_collections.stamus.scs.plugins.module_utils._alert_api import (
+    FROM_DATE,
+    HOST_FIELD,
+    ORDERING,
+    PAGE,
+    PAGE_SIZE,
+    QFILTER,
+    SEVERITY_FIELD,
+    SIGNATURE_ID_FIELD,
+    TIMESTAMP_FIELD,
+    TO_DATE,
+)
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
     ALERTS_PATH,
     MAX_SEVERITY,
     MAX_SIGNATURE_ID,
-    any_of,
     check_qfilter,
-    lucene_quote,
+    event_flags,
     normalize_alert,
     number_clause,
+    other_probes_warning,
     parse_time,
+    probe_clause,
+    read_keyword_suffix,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._client import RESULT_WINDOW
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsProtocolError
@@ -37,6 +53,9 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfi
 STATE_VERSION = 1
 # Default allowance for the difference between this host's clock and the alerts' @timestamp (SCS and probe clocks).
 DEFAULT_MAX_SKEW_MS = 30000
+# Each poll asks for alerts up to this far ahead of this host's clock: SCS's own end (its clock) would hide alerts of
+# probes whose clocks run ahead, and an end at or before the start would make SCS answer with the last hour instead.
+FUTURE_HORIZON_MS = 366 * 24 * 3600 * 1000
 
 
 def _as_list(name, value):
@@ -56,20 +75,32 @@ def _int_list(name, value):
     return [int(item) if isinstance(item, str) and item.isdigit() else item for item in _as_list(name, value)]
 
 
-def alert_filter(qfilter=None, severity=None, signature_ids=None, probes=None):
-    """The Lucene ``qfilter`` for the source's filters, ANDed; ``None`` for every alert. User values never become
-    Lucene syntax: numbers are validated and probe names quoted; ``qfilter`` is kept whole in parentheses."""
-    clauses = []
-    if qfilter is not None and str(qfilter).strip():
-        clauses.append("(%s)" % check_qfilter(str(qfilter).strip()))
-    clauses.append(number_clause("alert.severity", "severity", _int_list("severity", severity), MAX_SEVERITY))
-    clauses.append(number_clause("alert.signature_id", "signature_ids", _int_list("signature_ids", signature_ids),
-                                 MAX_SIGNATURE_ID))
+def probe_names(probes):
+    """The names of the ``probes`` option (a list or a comma-separated string), each checked."""
     names = [str(name).strip() for name in _as_list("probes", probes)]
     if any(not name for name in names):
         raise ScsConfigError("probes must be probe names (got an empty name in %r)." % (probes,))
-    if names:
-        clauses.append(any_of("host", [lucene_quote(name) for name in names]))
+    return list(dict.fromkeys(names))
+
+
+def event_kinds_of(value):
+    """The ``event_kinds`` option (a list or a comma-separated string; None for the default) as checked flags."""
+    return event_flags(None if value is None or value == "" else [str(kind).strip() for kind in _as_list("event_kinds", value)])
+
+
+def alert_filter(qfilter=None, severity=None, signature_ids=None, probes=None, keyword=None):
+    """The Lucene ``qfilter`` for the source's filters, ANDed; ``None`` for every alert. User values never become
+    Lucene syntax: numbers are validated and probe names quoted; ``qfilter`` is kept whole in parentheses. Probe
+    names are only filtered on with the suffix of SCS's exact sub-fields (``keyword``)."""
+    clauses = []
+    if qfilter is not None and str(qfilter).strip():
+        clauses.append("(%s)" % check_qfilter(str(qfilter).strip()))
+    clauses.append(number_clause(SEVERITY_FIELD, "severity", _int_list("severity", severity), MAX_SEVERITY))
+    clauses.append(number_clause(SIGNATURE_ID_FIELD, "signature_ids", _int_list("signature_ids", signature_ids),
+                                 MAX_SIGNATURE_ID))
+    names = probe_names(probes)
+    if names and keyword is not None:
+        clauses.append(probe_clause(names, keyword))
     return " AND ".join(clause for clause in clauses if clause) or None
 
 
@@ -97,11 +128,16 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
     """
 
     def __init__(self, client, qfilter=None, start_ms=0, page_size=100, overlap_ms=60000, max_seen=100000,
-                 window=RESULT_WINDOW, warn=None, max_skew_ms=DEFAULT_MAX_SKEW_MS, now=time.time):
+                 window=RESULT_WINDOW, warn=None, max_skew_ms=DEFAULT_MAX_SKEW_MS, now=time.time, probes=None,
+                 flags=None, keyword=None):
         if not 1 <= page_size <= window:
             raise ScsConfigError("page_size must be between 1 and %d (got %r)." % (window, page_size))
         self.client = client
         self.qfilter = qfilter
+        self.probes = probe_names(probes)
+        self.flags = flags if flags is not None else event_flags()
+        # The suffix of SCS's exact sub-fields, read from SCS at the first poll that filters on probes.
+        self.keyword = keyword
         self.page_size = page_size
         self.overlap_ms = overlap_ms
         self.max_seen = max_seen
@@ -123,15 +159,30 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
         """The latest the mark may be: this host's clock plus the allowed skew; alerts dated later are future-dated."""
         return int(self.now() * 1000) + self.max_skew_ms
 
+    def query_filter(self):
+        """The qfilter of each request: the source's filters and, once SCS's keyword suffix is known, the probes."""
+        if self.probes and self.keyword is None:
+            # A passing failure fails this poll (retried later) rather than settle for the default suffix.
+            self.keyword, unread = read_keyword_suffix(self.client, strict=True)
+            if unread:
+                self.warn("The probes are filtered on %s.%s, since SCS's keyword suffix could not be read (%s). If this "
+                          "SCS names its exact fields otherwise (for example %s.keyword), no alert will match: give the "
+                          "token's user the permission to read rules/system_settings/." % (
+                              HOST_FIELD, self.keyword, unread, HOST_FIELD))
+        clauses = [self.qfilter, probe_clause(self.probes, self.keyword) if self.probes else None]
+        return " AND ".join(clause for clause in clauses if clause) or None
+
     def poll(self):
         """Return ``(alerts, more)``: the alerts not returned before, and whether to poll again at once."""
+        qfilter = self.query_filter()
         from_ms = self.next_from()
         ceiling = self.ceiling()
+        params = dict(self.flags, **{QFILTER: qfilter, FROM_DATE: from_ms, TO_DATE: max(ceiling, from_ms) + FUTURE_HORIZON_MS,
+                                     ORDERING: TIMESTAMP_FIELD, PAGE_SIZE: self.page_size})
         fresh, newest, page, at_window = {}, None, 1, False
-        new_alerts, future = [], []
+        new_alerts, future, others = [], [], []
         while True:
-            body = self.client.get_json(ALERTS_PATH, {"qfilter": self.qfilter, "from_date": from_ms,
-                                                      "ordering": "@timestamp", "page": page, "page_size": self.page_size})
+            body = self.client.get_json(ALERTS_PATH, dict(params, **{PAGE: page}))
             results = body.get("results") if isinstance(body, dict) else None
             if not isinstance(results, list):
                 raise ScsProtocolError("GET %s: expected a paginated body with 'results', got %s." % (
@@ -144,9 +195,12 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
                     newest = stamp if newest is None else max(newest, stamp)
                 if alert["_id"] in self.seen or alert["_id"] in fresh:
                     continue
+                fresh[alert["_id"]] = stamp
+                if self.probes and alert.get(HOST_FIELD) not in self.probes:
+                    others.append(alert)  # known from now on, so that the overlap does not warn of it again
+                    continue
                 if stamp > ceiling:
                     future.append(alert)
-                fresh[alert["_id"]] = stamp
                 new_alerts.append(alert)
             has_next = bool(body.get("next")) and bool(results)
             if not has_next or (page + 1) * self.page_size > self.window:
@@ -157,6 +211,8 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
         self._commit(fresh, newest, from_ms, at_window)
         if future:
             self._warn_future(future, ceiling)
+        if others:
+            self.warn(other_probes_warning(others, self.probes, self.keyword))
         return new_alerts, at_window
 
     def _warn_future(self, alerts, ceiling):
@@ -179,9 +235,9 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
                       % str(alert)[:200])
             return None, None
         try:
-            return alert, parse_time("@timestamp", alert.get("@timestamp"))
+            return alert, parse_time(TIMESTAMP_FIELD, alert.get(TIMESTAMP_FIELD))
         except ScsConfigError:
-            self.warn("Skipped alert %s: its @timestamp %r is not an ISO 8601 time." % (alert_id, alert.get("@timestamp")))
+            self.warn("Skipped alert %s: its @timestamp %r is not an ISO 8601 time." % (alert_id, alert.get(TIMESTAMP_FIELD)))
             return None, None
 
     def _commit(self, fresh, newest, from_ms, at_window):

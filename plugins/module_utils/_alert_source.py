@@ -16,7 +16,8 @@ import time
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.stamus.scs.plugins.module_utils._alert_poller import AlertPoller, alert_filter
+from ansible_collections.stamus.scs.plugins.module_utils._alert_poller import AlertPoller, alert_filter, event_kinds_of
+from ansible_collections.stamus.scs.plugins.module_utils._alert_api import EVENT_KIND_FLAGS
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_ID_RE, MAX_FLOW_ID, parse_since
 from ansible_collections.stamus.scs.plugins.module_utils._client import check_ca_path
 from ansible_collections.stamus.scs.plugins.module_utils._connection import client_from_options, connection_argument_spec
@@ -39,6 +40,7 @@ SOURCE_OPTIONS = {
     "severity": {"type": "raw"},
     "signature_ids": {"type": "raw"},
     "probes": {"type": "raw"},
+    "event_kinds": {"type": "raw"},
     "since": {"type": "str"},
     "interval": {"type": "float", "default": 15.0},
     "overlap": {"type": "float", "default": 60.0},
@@ -164,11 +166,12 @@ class AlertSource:  # pylint: disable=too-many-instance-attributes
         now_ms = int(now() * 1000)
         since = settings["since"]
         start_ms = now_ms - parse_since(since) * 1000 if since else now_ms - overlap_ms
-        poller = AlertPoller(client, alert_filter(settings["qfilter"], settings["severity"], settings["signature_ids"],
-                                                  settings["probes"]),
+        flags = event_kinds_of(settings["event_kinds"])
+        poller = AlertPoller(client, alert_filter(settings["qfilter"], settings["severity"], settings["signature_ids"]),
                              start_ms=start_ms, page_size=settings["page_size"], overlap_ms=overlap_ms,
                              max_seen=settings["max_seen"], warn=lambda message: log.warning(printable(message)),
-                             max_skew_ms=int(settings["max_clock_skew"] * 1000), now=now)
+                             max_skew_ms=int(settings["max_clock_skew"] * 1000), now=now, probes=settings["probes"],
+                             flags=flags)
         restored = load_state(settings["state_file"], poller)
         source = cls(client, poller, settings["interval"], settings["max_backoff"], state_file=settings["state_file"],
                      prime=not since and not restored, log=log)
@@ -176,8 +179,10 @@ class AlertSource:  # pylint: disable=too-many-instance-attributes
             start = "continuing from the state in %s" % settings["state_file"]
         else:
             start = "the last %s, then new ones" % since if since else "new ones only"
-        log.info("Polling %s every %gs for alerts%s (%s).", client.base_url, settings["interval"],
-                 " matching %s" % poller.qfilter if poller.qfilter else "", start)
+        kinds = ", ".join(kind for kind, flag in EVENT_KIND_FLAGS.items() if flags[flag] == "true")
+        log.info("Polling %s every %gs for events (%s)%s%s (%s).", client.base_url, settings["interval"], kinds,
+                 " matching %s" % poller.qfilter if poller.qfilter else "",
+                 " of the probes %s" % ", ".join(quoted(name) for name in poller.probes) if poller.probes else "", start)
         return source
 
     def step(self):

@@ -3,7 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Alert queries on SCS (``alerts_tail``): building safe Lucene filters and time windows, reading results."""
+"""Alert queries on SCS (``alerts_tail``): building safe Lucene filters and time windows, reading results.
+
+The names of the API (paths, parameters, fields, flags) live in _alert_api.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +14,37 @@ import datetime
 import re
 import time
 
-from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsProtocolError
+from ansible_collections.stamus.scs.plugins.module_utils._alert_api import (
+    ALERTS_PATH,
+    DEFAULT_EVENT_KINDS,
+    DEFAULT_KEYWORD_SUFFIX,
+    DEFAULT_WINDOW_SECONDS,
+    ES_KEYWORD_SETTING,
+    EVENT_KIND_FLAGS,
+    FLOW_ID_FIELD,
+    FROM_DATE,
+    HOST_FIELD,
+    ID_FIELD,
+    KEYWORD_SUFFIX_RE,
+    QFILTER,
+    SEVERITY_FIELD,
+    SIGNATURE_ID_FIELD,
+    SOURCE_FIELD,
+    SYSTEM_SETTINGS_PATH,
+    TIMESTAMP_FIELD,
+    TO_DATE,
+)
+from ansible_collections.stamus.scs.plugins.module_utils._errors import (
+    ScsAuthenticationError,
+    ScsConfigError,
+    ScsError,
+    ScsProtocolError,
+    ScsServerError,
+    ScsTransportError,
+)
 from ansible_collections.stamus.scs.plugins.module_utils._lucene import check_query
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
-ALERTS_PATH = "rules/es/alerts_tail/"
 MAX_SIGNATURE_ID = 2 ** 32 - 1
 MAX_SEVERITY = 255
 MAX_FLOW_ID = 2 ** 64 - 1
@@ -29,6 +59,8 @@ ALERT_ID_RE = re.compile(r"[0-9A-Za-z_-]{1,%d}" % MAX_ALERT_ID_LENGTH)
 # alert_ids are looked up this many at a time, so that each request's URL stays far below common limits (8 KiB).
 IDS_PER_QUERY = 50
 ID_CHARS_PER_QUERY = 2000
+# How many names of other probes a warning quotes.
+MAX_QUOTED_PROBES = 3
 
 ALERT_QUERY_ARGUMENT_SPEC = {
     "alert_ids": {"type": "list", "elements": "str"},
@@ -37,6 +69,7 @@ ALERT_QUERY_ARGUMENT_SPEC = {
     "flow_id": {"type": "int"},
     "probe": {"type": "str"},
     "qfilter": {"type": "str"},
+    "event_kinds": {"type": "list", "elements": "str", "choices": list(EVENT_KIND_FLAGS)},
     "since": {"type": "str"},
     "from": {"type": "str"},
     "to": {"type": "str"},
@@ -44,7 +77,8 @@ ALERT_QUERY_ARGUMENT_SPEC = {
     "page_size": {"type": "int", "default": 100},
 }
 # The options that select alerts (limit and page_size only shape the reading).
-ALERT_FILTER_OPTIONS = ("alert_ids", "signature_id", "severity", "flow_id", "probe", "qfilter", "since", "from", "to")
+ALERT_FILTER_OPTIONS = ("alert_ids", "signature_id", "severity", "flow_id", "probe", "qfilter", "event_kinds", "since",
+                        "from", "to")
 
 
 def lucene_quote(value):
@@ -91,7 +125,11 @@ def parse_time(name, value):
 
 
 def time_window(since=None, from_time=None, to_time=None, now=None):
-    """Return ``(from_ms, to_ms)``; ``None`` parts leave SCS's default (the last 30 days)."""
+    """Return ``(from_ms, to_ms)``; ``None`` parts leave SCS's default (the last 30 days, up to now).
+
+    SCS answers a window whose start is not before its end with the last hour instead, silently: such a window is
+    refused here, SCS's default start included (a ``to`` more than 30 days ago without a start).
+    """
     now_ms = int((time.time() if now is None else now) * 1000)
     if since is not None and from_time is not None:
         raise ScsConfigError("Use either since (relative) or from (absolute), not both.")
@@ -99,10 +137,16 @@ def time_window(since=None, from_time=None, to_time=None, now=None):
     if from_time is not None:
         start = parse_time("from", from_time)
     end = parse_time("to", to_time) if to_time is not None else None
-    if start is not None and start > now_ms:
-        raise ScsConfigError("The time window starts in the future (from=%s): no alert can match; check from/since." % from_time)
+    if start is not None and end is None and start >= now_ms:
+        raise ScsConfigError("The time window starts now or in the future (from=%s): no alert can match, and SCS would "
+                             "answer with the last hour instead; check from/since." % from_time)
     if start is not None and end is not None and start >= end:
-        raise ScsConfigError("The time window is reversed or empty (from is not before to): swap or fix from and to.")
+        raise ScsConfigError("The time window is reversed or empty (from is not before to): swap or fix from and to "
+                             "(SCS would answer with the hour before to instead).")
+    if start is None and end is not None and end <= now_ms - DEFAULT_WINDOW_SECONDS * 1000:
+        raise ScsConfigError("to=%s is more than 30 days ago and no start is given: SCS's default window starts 30 days "
+                             "ago, after that end, and SCS would answer with the hour before to instead. Set from (or "
+                             "since) too." % to_time)
     return start, end
 
 
@@ -120,23 +164,76 @@ def number_clause(field, name, values, maximum):
     return any_of(field, list(dict.fromkeys(numbers))) if numbers else None
 
 
+def probe_clause(names, keyword=DEFAULT_KEYWORD_SUFFIX):
+    """The exact filter on probe names: ``host.<keyword>:"name"`` (any of them), or None without names.
+
+    The bare ``host`` field is analysed text, on which ``host:"probe-01"`` is a phrase that also matches
+    ``probe-01-dmz``; its keyword sub-field holds the whole name, as the SCS web interfaces filter it.
+    """
+    if not names:
+        return None
+    if not KEYWORD_SUFFIX_RE.fullmatch(keyword or ""):
+        raise ScsConfigError("The keyword sub-field suffix must be a plain name (got %r)." % (keyword,))
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise ScsConfigError("probe must be a probe name (got %r)." % (name,))
+    return any_of("%s.%s" % (HOST_FIELD, keyword), [lucene_quote(name) for name in dict.fromkeys(names)])
+
+
+def event_flags(kinds=None, for_ids=False):
+    """The alerts_tail flags for the event kinds asked for: each of ``alert``, ``stamus`` and ``discovery`` explicitly
+    ``true`` or ``false``.
+
+    Without ``kinds``: alerts only, as SCS by default; with ``for_ids``, every kind, since an id names one event
+    whatever its kind (the SCS web interface looks an event up that way).
+    """
+    if kinds is None:
+        kinds = list(EVENT_KIND_FLAGS) if for_ids else list(DEFAULT_EVENT_KINDS)
+    unknown = [kind for kind in kinds if kind not in EVENT_KIND_FLAGS]
+    if unknown or not kinds:
+        raise ScsConfigError("event_kinds must list one or more of %s (got %r)." % (", ".join(EVENT_KIND_FLAGS), kinds))
+    return {flag: "true" if kind in kinds else "false" for kind, flag in EVENT_KIND_FLAGS.items()}
+
+
 def alert_query_params(signature_id=None, flow_id=None, probe=None, qfilter=None, since=None, from_time=None,
-                       to_time=None, now=None, severity=None):
+                       to_time=None, now=None, severity=None, event_kinds=None, for_ids=False,
+                       keyword=DEFAULT_KEYWORD_SUFFIX):
     """Query parameters for alerts_tail. Every value is validated or quoted: user input never becomes Lucene syntax."""
     clauses = []
     if qfilter is not None and qfilter.strip():
         clauses.append("(%s)" % check_qfilter(qfilter.strip()))
-    clauses.append(number_clause("alert.signature_id", "signature_id", signature_id, MAX_SIGNATURE_ID))
-    clauses.append(number_clause("alert.severity", "severity", severity, MAX_SEVERITY))
-    clauses.append(number_clause("flow_id", "flow_id", flow_id, MAX_FLOW_ID))
-    if probe is not None:
-        if not str(probe).strip():
-            raise ScsConfigError("probe must be a probe name (got an empty string).")
-        clauses.append("host:%s" % lucene_quote(probe))
+    clauses.append(number_clause(SIGNATURE_ID_FIELD, "signature_id", signature_id, MAX_SIGNATURE_ID))
+    clauses.append(number_clause(SEVERITY_FIELD, "severity", severity, MAX_SEVERITY))
+    clauses.append(number_clause(FLOW_ID_FIELD, "flow_id", flow_id, MAX_FLOW_ID))
+    clauses.append(probe_clause([probe] if probe is not None else [], keyword))
     start, end = time_window(since, from_time, to_time, now)
-    params = {"qfilter": " AND ".join(clause for clause in clauses if clause) or None, "from_date": start,
-              "to_date": end}
+    params = {QFILTER: " AND ".join(clause for clause in clauses if clause) or None, FROM_DATE: start, TO_DATE: end}
+    params.update(event_flags(event_kinds, for_ids))
     return {key: value for key, value in params.items() if value is not None}
+
+
+def read_keyword_suffix(client, strict=False):
+    """``(suffix, None)`` with the suffix of SCS's exact sub-fields (``es_keyword`` of its system settings), or
+    ``(DEFAULT_KEYWORD_SUFFIX, why it could not be read)``.
+
+    A refused token is raised. With ``strict``, so are the failures that may pass (no answer, HTTP 5xx), for a caller
+    that retries later rather than settle for the default.
+    """
+    try:
+        body = client.get_json(SYSTEM_SETTINGS_PATH)
+    except ScsAuthenticationError:
+        raise
+    except (ScsTransportError, ScsServerError) as err:
+        if strict:
+            raise
+        return DEFAULT_KEYWORD_SUFFIX, str(err)
+    except ScsError as err:
+        return DEFAULT_KEYWORD_SUFFIX, str(err)
+    value = body.get(ES_KEYWORD_SETTING) if isinstance(body, dict) else None
+    if isinstance(value, str) and KEYWORD_SUFFIX_RE.fullmatch(value):
+        return value, None
+    return DEFAULT_KEYWORD_SUFFIX, "GET %s holds no usable %s (got %s)" % (
+        SYSTEM_SETTINGS_PATH, ES_KEYWORD_SETTING, printable(repr(value)[:80]))
 
 
 def check_alert_id(value, what="alert id"):
@@ -159,10 +256,10 @@ def id_batches(ids, per_query=IDS_PER_QUERY, chars=ID_CHARS_PER_QUERY):
     return batches + [batch] if batch else batches
 
 
-def alert_queries(options, now=None):
+def alert_queries(options, now=None, keyword=DEFAULT_KEYWORD_SUFFIX):
     """The alerts_tail parameters for a module's query options (ALERT_QUERY_ARGUMENT_SPEC): one set, or one per batch
-    of ``alert_ids`` (none for an empty list). An id names one alert, so without since or from ids are looked up over
-    all of time rather than SCS's default 30 days."""
+    of ``alert_ids`` (none for an empty list). An id names one event, so without since or from ids are looked up over
+    all of time rather than SCS's default 30 days, and without event_kinds among every kind of event."""
     ids = options.get("alert_ids")
     from_time = options.get("from")
     if ids is not None:
@@ -172,46 +269,100 @@ def alert_queries(options, now=None):
     base = alert_query_params(signature_id=options.get("signature_id"), severity=options.get("severity"),
                               flow_id=options.get("flow_id"),
                               probe=options.get("probe"), qfilter=options.get("qfilter"), since=options.get("since"),
-                              from_time=from_time, to_time=options.get("to"), now=now)
+                              from_time=from_time, to_time=options.get("to"), now=now,
+                              event_kinds=options.get("event_kinds"), for_ids=ids is not None, keyword=keyword)
     if ids is None:
         return [base]
     queries = []
     for batch in id_batches(ids):
-        clause = "_id:(%s)" % " OR ".join(lucene_quote(alert_id) for alert_id in batch)
-        queries.append(dict(base, qfilter=" AND ".join(part for part in (base.get("qfilter"), clause) if part)))
+        clause = "%s:(%s)" % (ID_FIELD, " OR ".join(lucene_quote(alert_id) for alert_id in batch))
+        queries.append(dict(base, qfilter=" AND ".join(part for part in (base.get(QFILTER), clause) if part)))
     return queries
 
 
+class AlertQuery:
+    """What a module's query options found: ``alerts``, SCS's ``total``, whether ``limit`` ``truncated`` them, the
+    ``not_found`` ids, how many alerts of other probes were ``dropped`` and the ``warnings`` to show."""
+
+    def __init__(self, alerts, total, truncated, not_found=(), dropped=0, warnings=()):
+        self.alerts = alerts
+        self.total = total
+        self.truncated = truncated
+        self.not_found = list(not_found)
+        self.dropped = dropped
+        self.warnings = list(warnings)
+
+
 def query_alerts(client, options, now=None):
-    """Run a module's query options; return ``(alerts, total, truncated, not_found)``, where ``not_found`` lists the
-    ``alert_ids`` SCS returned no alert for."""
-    queries = alert_queries(options, now)
+    """Run a module's query options (ALERT_QUERY_ARGUMENT_SPEC); return an AlertQuery.
+
+    With a probe, the suffix of SCS's exact sub-fields is read first, and any alert whose ``host`` is not exactly the
+    probe is left out (and counted), should SCS still match more.
+    """
+    probe = options.get("probe")
+    keyword, unread = read_keyword_suffix(client) if probe is not None else (DEFAULT_KEYWORD_SUFFIX, None)
+    queries = alert_queries(options, now, keyword)
     page_size, limit = options.get("page_size", 100), options.get("limit")
     if options.get("alert_ids") is None:
         alerts, total, truncated = find_alerts(client, queries[0], page_size=page_size, limit=limit)
-        return alerts, total, truncated, []
-    alerts, total = [], 0
-    for query in queries:
-        # Each batch matches at most about as many alerts as it names ids, so no limit is needed to read it whole.
-        found, count, _truncated = find_alerts(client, query, page_size=page_size)
-        alerts += found
-        total += count
-    if len(queries) > 1:
-        # Newest first across batches, as within one; SCS writes @timestamp in one UTC ISO 8601 form.
-        alerts.sort(key=lambda alert: str(alert.get("@timestamp", "")), reverse=True)
-    returned = {alert.get("_id") for alert in alerts}
-    not_found = [alert_id for alert_id in dict.fromkeys(options["alert_ids"]) if alert_id not in returned]
-    truncated = limit is not None and len(alerts) > limit
-    return (alerts[:limit] if limit is not None else alerts), total, truncated, not_found
+        ids = None
+    else:
+        alerts, total = [], 0
+        for query in queries:
+            # Each batch matches at most about as many alerts as it names ids, so no limit is needed to read it whole.
+            found, count, _truncated = find_alerts(client, query, page_size=page_size)
+            alerts += found
+            total += count
+        if len(queries) > 1:
+            # Newest first across batches, as within one; SCS writes @timestamp in one UTC ISO 8601 form.
+            alerts.sort(key=lambda alert: str(alert.get(TIMESTAMP_FIELD, "")), reverse=True)
+        ids = options["alert_ids"]
+    warnings = []
+    alerts, others = split_by_probe(alerts, [probe] if probe is not None else None)
+    if others:
+        warnings.append(other_probes_warning(others, [probe], keyword))
+    if unread and not alerts:
+        warnings.append("No alert matched on probe %s. The filter used the field %s.%s because SCS's keyword suffix "
+                        "could not be read (%s); if this SCS names its exact fields otherwise (for example "
+                        "%s.keyword), give the token's user the permission to read %s." % (
+                            printable(repr(probe)), HOST_FIELD, keyword, unread, HOST_FIELD, SYSTEM_SETTINGS_PATH))
+    if ids is not None:
+        returned = {alert.get(ID_FIELD) for alert in alerts}
+        not_found = [alert_id for alert_id in dict.fromkeys(ids) if alert_id not in returned]
+        truncated = limit is not None and len(alerts) > limit
+        alerts = alerts[:limit] if limit is not None else alerts
+    else:
+        not_found = []
+    return AlertQuery(alerts, total, truncated, not_found, len(others), warnings)
+
+
+def split_by_probe(alerts, probes):
+    """``(kept, others)``: the alerts whose ``host`` is exactly one of ``probes`` and the others (none without
+    probes)."""
+    if not probes:
+        return alerts, []
+    wanted = set(probes)
+    kept, others = [], []
+    for alert in alerts:
+        (kept if alert.get(HOST_FIELD) in wanted else others).append(alert)
+    return kept, others
+
+
+def other_probes_warning(others, probes, keyword):
+    names = list(dict.fromkeys(printable(repr(alert.get(HOST_FIELD)))[:80] for alert in others))
+    return ("SCS returned %d alert(s) of other probes than %s (%s%s): its filter on %s.%s matched more than the exact "
+            "name, so they were left out. Check the %s system setting of SCS." % (
+                len(others), ", ".join(printable(repr(probe)) for probe in probes), ", ".join(names[:MAX_QUOTED_PROBES]),
+                ", ..." if len(names) > MAX_QUOTED_PROBES else "", HOST_FIELD, keyword, ES_KEYWORD_SETTING))
 
 
 def normalize_alert(doc):
-    """An alert dict with ``_id`` at the top, whether SCS returned it flat or as a raw ES hit."""
+    """An alert dict with ``_id`` at the top, whether SCS returned it flat or as a raw ES hit (before mid-2022)."""
     if not isinstance(doc, dict):
         raise ScsProtocolError("SCS returned an alert that is not an object: %r" % (doc,))
-    if isinstance(doc.get("_source"), dict):
-        alert = dict(doc["_source"])
-        alert["_id"] = doc.get("_id", alert.get("_id"))
+    if isinstance(doc.get(SOURCE_FIELD), dict):
+        alert = dict(doc[SOURCE_FIELD])
+        alert[ID_FIELD] = doc.get(ID_FIELD, alert.get(ID_FIELD))
         return alert
     return doc
 

@@ -12,6 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.stamus.scs.plugins.module_utils import _pcap as steps
+from ansible_collections.stamus.scs.plugins.module_utils._alert_api import event_kind
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsAuthenticationError,
     ScsError,
@@ -206,6 +207,7 @@ class EvidenceRun:
 def _alert_result(alert, outcome, message, facts, probe=None, pcap=None, manifest=None):
     return {
         "alert_id": alert.get("_id"), "probe": probe or alert.get("host"), "flow_id": alert.get("flow_id"),
+        "kind": event_kind(alert) if alert else None,
         "outcome": outcome, "message": message, "pcap": pcap, "manifest": manifest,
         "sha256": facts.get("sha256"), "size": facts.get("size"), "packets": facts.get("packets"),
         "flow_present": facts.get("flow_present"), "flow_encapsulation": facts.get("flow_encapsulation"),

@@ -550,10 +550,13 @@ class ScsClient:
     def _raise_for_status(self, call, method, path, response, raw_body, attempt):
         status = response.status_code
         body = _json_or_none(raw_body)
-        detail = body.get("detail") if isinstance(body, dict) else None
+        # DRF errors are {"detail": ...} or {field: [messages]}; some SCS views answer a bare JSON string, such as
+        # alerts_tail's 400 "Wrong ordering value: x".
+        detail = body.get("detail") if isinstance(body, dict) else body if isinstance(body, str) else None
         summary = self._clip(self.scrub(detail)) if detail else self._excerpt(raw_body, response)
         head = "%s: HTTP %d (%s)%s" % (call, status, summary, self._attempts_note(attempt))
-        kwargs = {"method": method, "path": path, "status": status, "detail": body if isinstance(body, dict) else None}
+        kwargs = {"method": method, "path": path, "status": status,
+                  "detail": body if isinstance(body, (dict, str)) else None}
         if 300 <= status < 400:
             raise ScsProtocolError(
                 "%s: HTTP %d redirect to %s. The collection does not follow redirects, so the token is never sent "
@@ -571,8 +574,10 @@ class ScsClient:
         if status == 404:
             raise ScsNotFoundError("%s. The object or route does not exist on this SCS." % head, **kwargs)
         if status == 400:
-            raise ScsValidationError("%s. SCS rejected the request: fix the fields named above." % (
-                "%s: HTTP 400 (%s)" % (call, self._field_messages(body) if isinstance(body, dict) else summary)), **kwargs)
+            if isinstance(body, dict):
+                raise ScsValidationError("%s: HTTP 400 (%s). SCS rejected the request: fix the fields named above." % (
+                    call, self._field_messages(body)), **kwargs)
+            raise ScsValidationError("%s: HTTP 400 (%s). SCS rejected the request as it said." % (call, summary), **kwargs)
         if status == 429:
             raise ScsServerError("%s. SCS is rate limiting; retry later or raise retries." % head, **kwargs)
         if status >= 500:

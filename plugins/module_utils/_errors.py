@@ -45,11 +45,12 @@ class ScsPermissionError(ScsError):
 
 
 class ScsNotFoundError(ScsError):
-    """404: unknown object, unknown route, or a page past the end."""
+    """404: unknown object, unknown route, or a page past the end of a list of objects (not of alerts_tail, which
+    answers such a page with empty results)."""
 
 
 class ScsValidationError(ScsError):
-    """400 with field messages (``detail`` holds the field -> messages mapping)."""
+    """400 with field messages (``detail`` holds the field -> messages mapping) or a bare message (a string)."""
 
 
 class ScsServerError(ScsError):

@@ -12,8 +12,10 @@ short_description: Find alerts on a Stamus Central Server
 version_added: 1.0.0
 description:
   - Queries the alerts of a Stamus Central Server (SCS) through its C(alerts_tail) REST endpoint and returns them.
-  - Filters by alert id, signature, flow, probe, a Lucene O(qfilter) and a time window; all filters are combined with
-    C(AND).
+  - Filters by alert id, signature, flow, probe, a Lucene O(qfilter), the kinds of events (O(event_kinds), among alerts,
+    Declarations of Compromise and Sightings) and a time window; all filters are combined with C(AND).
+  - Older SCS versions return raw Elasticsearch hits (C(_id) beside C(_source)); they are returned flat, like the
+    newer ones.
   - Pages through the results and stops with a clear message when a query needs more than the 10,000 results SCS can
     page through.
   - The alerts returned carry C(_id) and C(host), which the pcap modules of this collection need.
@@ -69,6 +71,12 @@ EXAMPLES = r"""
         query: "[].{id: _id, probe: host, flow: flow_id}"
       register: http_alerts
 
+- name: Declarations of Compromise and alerts of the last week
+  stamus.scs.alert_info:
+    event_kinds: [alerts, doc]
+    since: 7d
+  register: with_doc
+
 - name: Read two alerts again by id, over all of time; ids SCS does not know are listed in not_found
   stamus.scs.alert_info:
     alert_ids:
@@ -83,7 +91,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 alerts:
-  description: The matching alerts, newest first, each as SCS returns it (Suricata EVE plus SCS fields) with C(_id).
+  description:
+    - The matching events, newest first, each as SCS returns it (Suricata EVE plus SCS fields) with C(_id).
+    - A Declaration of Compromise has C(event_type) V(stamus) and a C(stamus) object (C(asset), C(threat_name),
+      C(kill_chain)...) beside its C(alert); a Sighting has a C(discovery) object. C(capture_file) is absent when
+      conditional pcap was off on the probe.
   returned: success
   type: list
   elements: dict
@@ -132,6 +144,13 @@ not_found:
   type: list
   elements: str
   sample: [Yq1bR5kBWK2kIefhvFpX]
+dropped_other_probes:
+  description:
+    - How many alerts SCS returned for O(probe) whose C(host) is not exactly that name; they are not in RV(alerts)
+      and a warning names them. Always V(0) without O(probe).
+  returned: success
+  type: int
+  sample: 0
 query_result:
   description: The result of the JMESPath O(query) applied to RV(alerts).
   returned: when O(query) is set
@@ -160,11 +179,13 @@ def main():
     params = module.params
     try:
         query = compile_query(params["query"]) if params["query"] else None
-        alerts, total, truncated, not_found = query_alerts(module.client, params)
-        result = {"changed": False, "alerts": alerts, "count": len(alerts), "total": total, "truncated": truncated,
-                  "not_found": not_found}
+        found = query_alerts(module.client, params)
+        for warning in found.warnings:
+            module.warn(warning)
+        result = {"changed": False, "alerts": found.alerts, "count": len(found.alerts), "total": found.total,
+                  "truncated": found.truncated, "not_found": found.not_found, "dropped_other_probes": found.dropped}
         if query is not None:
-            result["query_result"] = query.search(alerts)
+            result["query_result"] = query.search(found.alerts)
     except ScsError as err:
         module.fail_scs(err)
     module.exit_json(**result)

@@ -15,6 +15,8 @@ description:
     C(<dest>/<probe>/<flow_id>.pcap) beside a custody manifest C(<flow_id>.json).
   - Alerts come from O(alerts) (the output of M(stamus.scs.alert_info)) or from a query resolved exactly like
     M(stamus.scs.alert_info) does.
+  - Declarations of Compromise and Sightings (O(event_kinds)) are fetched like alerts, SCS extracting the packets of
+    their flow from their C(capture_file).
   - Alerts of the same flow on the same probe share one pcap, since the probe keeps one pcap store per flow.
   - Runs O(workers) chains at once inside one task, so one task handles thousands of alerts.
   - Every pcap is verified (pcap or pcapng magic, link type, packet count, whether packets of the alert's 5-tuple
@@ -41,8 +43,9 @@ options:
     description:
       - Alerts to fetch, as returned by M(stamus.scs.alert_info) (each needs C(_id), C(host) and C(flow_id)).
       - Raw Elasticsearch hits with C(_source) are accepted too.
-      - Mutually exclusive with the query options (O(alert_ids), O(signature_id), O(flow_id), O(probe), O(qfilter),
-        O(since), O(from), O(to)), which select alerts exactly as M(stamus.scs.alert_info) does.
+      - Mutually exclusive with the query options (O(alert_ids), O(signature_id), O(severity), O(flow_id), O(probe),
+        O(qfilter), O(event_kinds), O(since), O(from), O(to)), which select alerts exactly as
+        M(stamus.scs.alert_info) does.
       - Prefer O(alert_ids) when the alerts come from elsewhere (an event, a ticket), so that the module reads each
         alert from SCS itself instead of trusting a copy.
     type: list
@@ -161,6 +164,12 @@ EXAMPLES = r"""
     flow_id: 2077942411095108
     dest: /srv/evidence/INC-4211
 
+- name: The pcaps of the Declarations of Compromise of the last day
+  stamus.scs.alert_pcap:
+    event_kinds: [doc]
+    since: 24h
+    dest: /srv/evidence/doc
+
 - name: Alerts found earlier, keeping going when some fail
   stamus.scs.alert_pcap:
     alerts: "{{ found.alerts }}"
@@ -188,6 +197,12 @@ results:
       description: The probe that saw the alert.
       type: str
       sample: probe-01
+    kind:
+      description:
+        - What the event is; V(alert), V(doc) (a Declaration of Compromise) or V(sighting).
+        - V(null) for an entry that is not an event object.
+      type: str
+      sample: alert
     flow_id:
       description: The alert's flow id.
       type: int
@@ -245,6 +260,13 @@ not_found:
   type: list
   elements: str
   sample: []
+dropped_other_probes:
+  description:
+    - How many alerts SCS returned for O(probe) whose C(host) is not exactly that name; they were left out and a
+      warning names them. Always V(0) without O(probe).
+  returned: always
+  type: int
+  sample: 0
 summary:
   description: How many alerts ended in each outcome, and how many alerts and flows there were.
   returned: always
@@ -267,9 +289,11 @@ import socket
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 
+from ansible_collections.stamus.scs.plugins.module_utils._alert_api import event_kind
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
     ALERT_FILTER_OPTIONS,
     ALERT_QUERY_ARGUMENT_SPEC,
+    AlertQuery,
     query_alerts,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._batch import EvidenceRun
@@ -290,12 +314,11 @@ MAX_LISTED = 10
 
 
 def resolve_alerts(module):
-    """The alerts to fetch and the ids of O(alert_ids) that SCS does not know."""
+    """The alerts to fetch (an AlertQuery): those given, or those the query options find."""
     params = module.params
     if params["alerts"] is not None:
-        return params["alerts"], []
-    alerts, _total, _truncated, not_found = query_alerts(module.client, params)
-    return alerts, not_found
+        return AlertQuery(params["alerts"], len(params["alerts"]), False)
+    return query_alerts(module.client, params)
 
 
 def custody_context(module):
@@ -316,9 +339,10 @@ def check_mode_report(alerts, dest):
     results = []
     for flow in flows:
         outcome = "present" if flow.verified_existing() else ("no_capture" if flow.source_alert() is None else "fetch")
-        results += [{"alert_id": alert_id, "probe": flow.probe, "flow_id": flow.flow_id, "outcome": outcome,
-                     "pcap": flow.pcap_path} for alert_id in flow.alert_ids]
-    results += [{"alert_id": alert.get("_id") if isinstance(alert, dict) else None, "outcome": "failed", "message": reason}
+        results += [{"alert_id": alert["_id"], "probe": flow.probe, "flow_id": flow.flow_id, "kind": event_kind(alert),
+                     "outcome": outcome, "pcap": flow.pcap_path} for alert in flow.alerts]
+    results += [{"alert_id": alert.get("_id"), "kind": event_kind(alert), "outcome": "failed", "message": reason}
+                if isinstance(alert, dict) else {"alert_id": None, "kind": None, "outcome": "failed", "message": reason}
                 for alert, reason in rejected]
     return {"changed": any(result["outcome"] == "fetch" for result in results), "results": results,
             "summary": {"alerts": len(results), "flows": len(flows)}}
@@ -360,9 +384,13 @@ def main():
         mode = parse_mode(params["mode"])
         limits = download_limits(params)
         check_within(params["dest"], params["dest_root"])
-        alerts, not_found = resolve_alerts(module)
+        found = resolve_alerts(module)
+        alerts, not_found = found.alerts, found.not_found
+        for warning in found.warnings:
+            module.warn(warning)
         if module.check_mode:
-            module.exit_json(not_found=not_found, **check_mode_report(alerts, params["dest"]))
+            module.exit_json(not_found=not_found, dropped_other_probes=found.dropped,
+                             **check_mode_report(alerts, params["dest"]))
         prepare_directory(params["dest"], mode)
         run = EvidenceRun(module.new_client, params["dest"], force=params["force"], on_empty=params["on_empty"],
                           mode=mode, workers=params["workers"], context=custody_context(module),
@@ -381,6 +409,7 @@ def main():
         module.warn("%d alert(s) got a pcap without any packet of their flow (none of the alert's 5-tuple); it was kept: "
                     "check it before relying on it, see results." % result["summary"]["flow_absent"])
     result["not_found"] = not_found
+    result["dropped_other_probes"] = found.dropped
     problems = []
     failing = failing_outcomes(params["on_empty"], params["on_flow_absent"])
     failed = sum(result["summary"][outcome] for outcome in failing)

@@ -1,5 +1,6 @@
 """alerts_tail, alerts_count, events_from_flow_id: envelope, pagination, window, qfilter."""
 
+import datetime
 import time
 
 import pytest
@@ -7,6 +8,10 @@ import pytest
 from scs_emulator.qfilter import QueryError, compile_query
 
 TAIL = "/rest/rules/es/alerts_tail/"
+
+
+def stamp_ms(alert):
+    return int(datetime.datetime.fromisoformat(alert["@timestamp"].replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def test_envelope_and_alert_document(emu):
@@ -47,9 +52,15 @@ def test_default_page_size_and_walk(emu):
 
 
 def test_page_past_end_and_window(emu):
+    # Scirius's ESPaginator never raises NotFound: past the last hit, ES returns no hits.
     resp = emu.rest("GET", TAIL, params={"page": 99, "page_size": 30})
-    assert resp.status_code == 404
-    assert resp.json() == {"detail": "Invalid page."}
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["results"] == [] and body["next"] is None and body["count"] == 250 and "page=98" in body["previous"]
+    last = emu.rest("GET", TAIL, params={"page": 9, "page_size": 30}).json()
+    assert len(last["results"]) == 10 and last["next"] is None
+    assert emu.rest("GET", TAIL, params={"page": 0}).json()["detail"].startswith("ES failure: [from] parameter")
+    assert emu.rest("GET", TAIL, params={"page": "two"}).status_code == 500  # int() raises: Django's HTML 500
     resp = emu.rest("GET", TAIL, params={"page": 2, "page_size": 5001})
     assert resp.status_code == 500
     assert resp.json()["detail"].startswith("ES failure: Result window is too large")
@@ -57,7 +68,8 @@ def test_page_past_end_and_window(emu):
 
 
 def test_ordering(emu):
-    assert emu.rest("GET", TAIL, params={"ordering": "@timestamp;drop"}).status_code == 400
+    resp = emu.rest("GET", TAIL, params={"ordering": "@timestamp;drop"})
+    assert resp.status_code == 400 and resp.json() == "Wrong ordering value: @timestamp;drop"  # a bare JSON string
     body = emu.rest("GET", TAIL, params={"ordering": "@timestamp", "page_size": 50}).json()
     stamps = [a["@timestamp"] for a in body["results"]]
     assert stamps == sorted(stamps)
@@ -124,7 +136,19 @@ def test_date_filters(emu):
     same = emu.rest("GET", TAIL, params={"start_date": now_ms // 1000 - 24 * 3600, "end_date": now_ms // 1000, "page_size": 1}).json()["count"]
     assert abs(same - day) <= 1
     assert emu.rest("GET", TAIL, params={"to_date": now_ms - 10 * 24 * 3600 * 1000}).json()["count"] == 0
-    assert emu.rest("GET", TAIL, params={"from_date": "soon"}).status_code == 400
+    assert emu.rest("GET", TAIL, params={"from_date": "soon"}).status_code == 500  # int() raises, uncaught in SCS
+    # from_date wins over start_date
+    assert emu.rest("GET", TAIL, params={"from_date": now_ms - 24 * 3600 * 1000, "start_date": 0, "page_size": 1}).json()["count"] == day
+
+
+def test_a_start_at_or_after_the_end_silently_means_the_last_hour(emu):
+    alerts = emu.alerts()
+    newest = max(alerts, key=lambda a: a["@timestamp"])
+    end = int(datetime.datetime.fromisoformat(newest["@timestamp"].replace("Z", "+00:00")).timestamp() * 1000) + 1
+    hour = [a for a in alerts if end - 3600 * 1000 <= stamp_ms(a) <= end]
+    for start in (end, end + 10 ** 9):
+        body = emu.rest("GET", TAIL, params={"from_date": start, "to_date": end, "page_size": 1000}).json()
+        assert body["count"] == len(hour) and newest["_id"] in [a["_id"] for a in body["results"]]
 
 
 def test_alerts_count_and_events_from_flow(emu):
@@ -134,6 +158,7 @@ def test_alerts_count_and_events_from_flow(emu):
     assert set(resp.json()) == {"doc_count", "prev_doc_count"}
     alert = emu.alerts()[0]
     body = emu.rest("GET", "/rest/rules/es/events_from_flow_id/", params={"qfilter": "flow_id:%d" % alert["flow_id"]}).json()
+    assert "Alert" in body and set(body) <= {"Alert", "Stamus", "Http", "Tls", "Dns", "Ssh", "Smb"}
     assert alert["_id"] in [a["_id"] for a in body["Alert"]]
     assert all(a["flow_id"] == alert["flow_id"] for a in body["Alert"])
 

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.parse
 
 import pytest
 import yaml
@@ -155,3 +156,54 @@ def test_evidence_playbook_fails_clearly_when_scs_does_not_know_the_alert(emulat
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert "1 of the alert_ids were not found on SCS: %s." % ref["alert_id"] in proc.stdout
         assert not manifests(evidence)
+
+
+def test_event_kinds_and_exact_probes_drive_evidence_of_declarations_of_compromise(tmp_path):
+    """A rulebook whose source asks for Declarations of Compromise of probe-01: the DoC of probe-01 is fetched by
+    stamus.scs.pcap_for_event (whose id lookup finds every kind); the DoC of probe-01-dmz, which this SCS matches for
+    probe-01 (its keyword sub-fields analysed), and a plain alert of probe-01 never become events."""
+    evidence = tmp_path / "evidence"
+    rulebook = tmp_path / "doc.yml"
+    rulebook.write_text(yaml.safe_dump([{
+        "name": "DoC evidence", "hosts": "localhost",
+        "sources": [{"stamus.scs.alerts": {"event_kinds": "doc", "probes": ["probe-01"], "interval": 1}}],
+        "rules": [{"name": "Fetch the pcap of a DoC",
+                   "condition": 'event.stamus_alert.event_type == "stamus" and event.stamus_ref is defined',
+                   "action": {"run_playbook": {"name": "stamus.scs.pcap_for_event",
+                                               "extra_vars": {"dest": str(evidence)}}}}],
+    }], sort_keys=False))
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": {"ansible_connection": "local"}}}}))
+    output = tmp_path / "rulebook.log"
+    with Emulator(tls=True, seed=24, probes=3, templates=1, alerts=10, flows=5, pcap="all", token=TOKEN_MARKER) as emu:
+        emu.rename_probe("probe-03", "probe-01-dmz")
+        emu.configure(analysed_subfields=True)  # SCS matches probe-01-dmz for probe-01: the source must drop it
+        with open(output, "wb") as log:
+            proc = subprocess.Popen(  # pylint: disable=consider-using-with
+                [os.path.join(BIN, "ansible-rulebook"), "--rulebook", str(rulebook), "-i", "inventory.yml",
+                 "--print-events", "-v"],
+                cwd=tmp_path, env=ansible_env(emu.env()), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_for("two polls of alerts_tail", lambda: len(polls(emu)) >= 2, proc, output)
+            [other_doc] = emu.add_alerts(probe="probe-01-dmz", kind="doc")
+            [plain] = emu.add_alerts(probe="probe-01")
+            [doc] = emu.add_alerts(probe="probe-01", kind="doc")
+            written = wait_for("the manifest of the DoC", lambda: [path for path in manifests(evidence)
+                                                                   if doc["_id"] in path.read_text()], proc, output)
+            wait_for("a poll after the DoC's", lambda: len(polls(emu)) >= 6, proc, output)
+        finally:
+            stop(proc)
+        expected = emu.expected_pcap(doc["_id"])
+        queries = [dict(urllib.parse.parse_qsl(call["query"])) for call in polls(emu)]
+    manifest = json.loads(written[0].read_text())
+    assert written[0].parent.name == "probe-01" and written[0].with_suffix(".pcap").read_bytes() == expected
+    assert [alert["_id"] for alert in manifest["alerts"]] == [doc["_id"]] and manifest["alerts"][0]["stamus"]
+    assert len(manifests(evidence)) == 1
+    source = [query for query in queries if query.get("ordering") == "@timestamp"]  # not the playbook's lookup by id
+    assert len(source) >= 4 and all((query["alert"], query["stamus"], query["discovery"], query["qfilter"]) == (
+        "false", "true", "false", 'host.keyword:"probe-01"') for query in source)
+    [lookup] = [query for query in queries if "ordering" not in query]
+    assert (lookup["alert"], lookup["stamus"], lookup["discovery"]) == ("true", "true", "true")
+    text = output.read_text()
+    assert other_doc["_id"] not in text and plain["_id"] not in text
+    assert "1 alert(s) of other probes than 'probe-01' ('probe-01-dmz')" in text
+    assert TOKEN_MARKER not in text and "Traceback" not in text

@@ -9,8 +9,10 @@ that the pcap still arrives with the data kept literally.
 import itertools
 import os
 
-# What the emulator needs to serve and extract the alert (id, probe, time, capture file, 5-tuple).
-CHAIN_FIELDS = frozenset(("_id", "host", "capture_file", "@timestamp", "timestamp", "src_ip", "dest_ip", "proto"))
+# What the emulator needs to serve and extract the alert (id, probe, time, capture file, 5-tuple), and its event_type,
+# which Suricata writes (not traffic) and SCS selects alerts by (event_type:alert AND NOT discovery:*).
+CHAIN_FIELDS = frozenset(("_id", "host", "capture_file", "@timestamp", "timestamp", "src_ip", "dest_ip", "proto",
+                          "event_type"))
 MARKER_PREFIX = "pwned-"
 # Each template takes the marker path; all of them run a command when rendered by Ansible.
 TEMPLATES = (

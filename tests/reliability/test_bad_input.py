@@ -277,7 +277,7 @@ def test_lucene_metacharacters_in_a_probe_name_are_quoted(batch, ledger):
         assert result["count"] == 0 and result["alerts"] == [], (name, [a["host"] for a in result["alerts"]][:5])
         [request] = [entry for entry in batch.requests_of(key) if entry["path"].endswith("/alerts_tail/")]
         quoted = '"%s"' % name.replace("\\", "\\\\").replace('"', '\\"')
-        assert query_of(request)["qfilter"] == "host:%s" % quoted, query_of(request)
+        assert query_of(request)["qfilter"] == "host.keyword:%s" % quoted, query_of(request)
         ledger.checked("no traceback")
         ledger.record(CATEGORY, "Lucene metacharacters in probe name %s" % json.dumps(name), "alert_info", "survived",
                       "sent qfilter %s; 0 alerts, none of another probe" % query_of(request)["qfilter"])

@@ -11,6 +11,10 @@ import string
 from . import pcapstore, traffic, tunnels
 
 ID_ALPHABET = string.ascii_letters + string.digits + "-_"
+# Declarations of Compromise: (family_id, family_name, family_type, threat_id, threat_name, kill chain phase).
+THREATS = [(3, "Emotet", "malware", 17, "Emotet C2 communication", "command_and_control"),
+           (5, "Cobalt Strike", "post_exploitation", 42, "Cobalt Strike beacon", "command_and_control"),
+           (8, "Log4Shell", "exploit", 63, "Log4j remote code execution attempt", "exploitation")]
 SEVERITY_LABELS = {1: "Major", 2: "Minor", 3: "Informational"}
 TZ_OFFSETS_MIN = [120, 0, -300, 60, 330, -420]
 
@@ -77,6 +81,30 @@ def build_doc(alert_id, flow, pkt_idx, sig, probe, capture_file):
     return doc
 
 
+def as_doc(rng, doc):
+    """A Declaration of Compromise on the alert's flow: event_type stamus, a `stamus` object (scout's stamus.schema.ts)
+    beside the alert it was declared from, with the flow id, 5-tuple and capture_file of that alert."""
+    family_id, family_name, family_type, threat_id, threat_name, phase = rng.choice(THREATS)
+    doc = dict(doc, event_type="stamus")
+    doc["stamus"] = {
+        "pk": rng.randrange(1, 100000), "method_id": threat_id * 10 + 1, "asset": doc["src_ip"], "asset_type": "ip",
+        "source": doc["dest_ip"], "asset_net_info": "Internal", "kill_chain": phase, "kill_chain_offender": phase,
+        "extra_info": "", "family_id": family_id, "family_type": family_type, "threat_id": threat_id,
+        "threat_name": threat_name, "family_name": family_name,
+    }
+    return doc
+
+
+def as_sighting(doc):
+    """A Sighting: an alert (event_type alert) with a `discovery` object (scout's discovery.schema.ts), what SCS
+    selects with (event_type:alert AND discovery:*)."""
+    doc = dict(doc)
+    value = doc.get("http", {}).get("hostname") or doc.get("tls", {}).get("sni") or doc["dest_ip"]
+    doc["discovery"] = {"asset_role": ["client"], "key": "%s.hostname" % doc.get("app_proto", "ip"),
+                        "asset": doc["src_ip"], "value": str(value), "asset_net": "Internal"}
+    return doc
+
+
 def alerts_for_flows(rng, probe, flows_alerts, config, write_packets=True):
     """Write the flows to the store (when pcap is applied) and build the alert docs.
 
@@ -118,9 +146,13 @@ def new_alerts_now(rng, probe, config, now, count, kind="normal", severity=None,
                    encapsulation=None):
     """Alerts generated at `now` on `probe` (the admin API). Returns [(doc, ts), ...].
 
-    `encapsulation` (one of tunnels.KINDS): the new flows' frames are wrapped in that tunnel, as a probe fed by
-    traffic mirroring or behind a tunnel sees them.
+    Kinds `doc` and `sighting` are alerts made Declarations of Compromise or Sightings, each on its own new flow, as
+    `normal`. `encapsulation` (one of tunnels.KINDS): the new flows' frames are wrapped in that tunnel, as a probe fed
+    by traffic mirroring or behind a tunnel sees them.
     """
+    if kind in ("doc", "sighting"):
+        made = new_alerts_now(rng, probe, config, now, count, "normal", severity, signature_id, used, encapsulation)
+        return [(as_doc(rng, doc) if kind == "doc" else as_sighting(doc), ts) for doc, ts in made]
     used = used if used is not None else set()
     net = probe.appliance_id % 250
 

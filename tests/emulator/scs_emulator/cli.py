@@ -37,7 +37,14 @@ def build_parser():
     serve_p.add_argument("--now", type=float, help="pin 'now' (epoch seconds) for the seeded timestamps")
     serve_p.add_argument("--token", help="admin (superuser) token (default: random, or the one already in the data dir)")
     serve_p.add_argument("--readonly-token", help="analyst (read + pcap workflow) token")
-    serve_p.add_argument("--legacy", action="store_true", help="serve probes at /rest/appliances/appliance/ (old SCS)")
+    serve_p.add_argument("--legacy", action="store_true",
+                         help="old SCS: probes at /rest/appliances/appliance/ and alerts_tail results as raw hits")
+    serve_p.add_argument("--raw-hits", action="store_true",
+                         help="alerts_tail results as raw Elasticsearch hits {_id, _source, ...} (SCS before mid-2022)")
+    serve_p.add_argument("--es-keyword", default="keyword",
+                         help="the es_keyword that rules/system_settings/ reports (default keyword; Scirius's own is raw)")
+    serve_p.add_argument("--analysed-subfields", action="store_true",
+                         help="treat the .raw/.keyword sub-fields as analysed text (a server whose exact filter over-matches)")
     serve_p.add_argument("--state-file", help="write the connection details as JSON to this file once ready")
     serve_p.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (keep 1: fault state is per process)")
     serve_p.add_argument("--threads", type=int, default=8, help="threads per worker (gthread)")
@@ -217,7 +224,9 @@ def serve(args):
     from . import runtime  # pylint: disable=import-outside-toplevel
     runtime.configure(data_dir=data_dir, pcap_file_size=args.pcap_file_size, pcap_total_size=args.pcap_total_size,
                       task_delay=args.task_delay, task_retry_delay=args.task_retry_delay,
-                      open_source_push=args.open_source_push, upload_limit=args.upload_limit, seed=args.seed)
+                      open_source_push=args.open_source_push, upload_limit=args.upload_limit, seed=args.seed,
+                      raw_hits=bool(args.raw_hits or args.legacy), es_keyword=args.es_keyword,
+                      analysed_subfields=bool(args.analysed_subfields))
     token, readonly_token = _prepare_data(args, data_dir)
     ca_path = cert_path = key_path = None
     if args.tls:

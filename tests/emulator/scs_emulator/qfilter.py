@@ -4,11 +4,16 @@ Parsed with luqum, compiled once per query string into a predicate. Semantics (a
 of Elasticsearch on the SCS mapping):
 
 - `field:value` with dotted fields (`alert.signature_id`); a `.raw` / `.keyword` suffix means an
-  exact, case-sensitive match on the keyword sub-field; an unknown field matches nothing.
+  exact, case-sensitive match on the keyword sub-field (the SCS index template maps every string
+  with both); an unknown field matches nothing. With `analysed_subfields`, those sub-fields are
+  analysed like the text field instead (a mapping where they are not keywords).
 - `_id` is a keyword (as the Elasticsearch metadata field): exact, case-sensitive, like a quoted phrase
   on a `.raw` field.
 - numbers compare numerically (flow_id exactly, as integers); booleans as true/false;
-  strings case-insensitively, either the whole value or a run of whole words in it (text field);
+  strings as Elasticsearch's standard analyser on a text field: the whole value (case-insensitive), or
+  the query's tokens as a run of the value's tokens, where tokens are the runs of letters, digits and
+  `_`, lower-cased, so that `host:"probe-01"` (a phrase, as an unquoted multi-token term) matches
+  `probe-01-dmz` too;
   an IP field also matches a CIDR value (`src_ip:"10.0.0.0/8"`).
 - quoted phrases, backslash escapes, `*` and `?` wildcards (whole value), `/regex/`.
 - AND, OR, NOT, `+`, `-`, parentheses, `field:(a OR b)`; the implicit operator is AND.
@@ -28,6 +33,7 @@ _SUFFIXES = (".raw", ".keyword")
 # Elasticsearch metadata fields that are keywords: exact, case-sensitive matches only.
 _KEYWORD_FIELDS = frozenset(("_id",))
 _MISSING = object()
+_TOKEN_RE = re.compile(r"\w+")
 
 
 class QueryError(ValueError):
@@ -35,7 +41,7 @@ class QueryError(ValueError):
 
 
 @functools.lru_cache(maxsize=512)
-def compile_query(query):
+def compile_query(query, analysed_subfields=False):
     """Return a predicate doc -> bool for a Lucene query string (empty: match all)."""
     if query is None or not query.strip():
         return lambda doc: True
@@ -43,7 +49,7 @@ def compile_query(query):
         node = parser.parse(query)
     except (ParseError, TypeError, ValueError) as exc:
         raise QueryError("Failed to parse query [%s]: %s" % (query, exc)) from None
-    return _compile(node, None)
+    return _compile(node, None, analysed_subfields)
 
 
 def matches(query, doc):
@@ -58,32 +64,32 @@ def _any(preds):
     return lambda doc: any(p(doc) for p in preds)
 
 
-def _compile(node, field):  # pylint: disable=too-many-return-statements
+def _compile(node, field, analysed):  # pylint: disable=too-many-return-statements
     if isinstance(node, tree.SearchField):
-        return _compile(node.expr, node.name)
+        return _compile(node.expr, node.name, analysed)
     if isinstance(node, (tree.Group, tree.FieldGroup)):
-        return _compile(node.expr, field)
+        return _compile(node.expr, field, analysed)
     if isinstance(node, (tree.AndOperation, tree.UnknownOperation)):
-        return _all([_compile(c, field) for c in node.children])
+        return _all([_compile(c, field, analysed) for c in node.children])
     if isinstance(node, tree.OrOperation):
-        return _any([_compile(c, field) for c in node.children])
+        return _any([_compile(c, field, analysed) for c in node.children])
     if isinstance(node, (tree.Not, tree.Prohibit)):
-        inner = _compile(node.a, field)
+        inner = _compile(node.a, field, analysed)
         return lambda doc: not inner(doc)
     if isinstance(node, tree.Plus):
-        return _compile(node.a, field)
+        return _compile(node.a, field, analysed)
     if isinstance(node, tree.Boost):
-        return _compile(node.expr, field)
+        return _compile(node.expr, field, analysed)
     if isinstance(node, (tree.Fuzzy, tree.Proximity)):
-        return _compile(node.term, field)
+        return _compile(node.term, field, analysed)
     if isinstance(node, tree.Range):
-        return _range(field, _bound(node.low), _bound(node.high), node.include_low, node.include_high)
+        return _range(field, _bound(node.low), _bound(node.high), node.include_low, node.include_high, analysed)
     if isinstance(node, tree.From):
-        return _range(field, _bound(node.a), None, node.include, True)
+        return _range(field, _bound(node.a), None, node.include, True, analysed)
     if isinstance(node, tree.To):
-        return _range(field, None, _bound(node.a), True, node.include)
+        return _range(field, None, _bound(node.a), True, node.include, analysed)
     if isinstance(node, (tree.Word, tree.Phrase, tree.Regex)):
-        return _term(field, node)
+        return _term(field, node, analysed)
     raise QueryError("Unsupported query element: %r" % (node,))
 
 
@@ -147,8 +153,8 @@ def _all_leaves(doc):
 
 
 @functools.lru_cache(maxsize=2048)
-def _getter(field):
-    """doc -> (values, exact) for a field; exact means a keyword sub-field (.raw / .keyword)."""
+def _getter(field, analysed=False):
+    """doc -> (values, exact) for a field; exact means a keyword sub-field (.raw / .keyword), unless ``analysed``."""
     if field is None or field == "*":
         return lambda doc: (_all_leaves(doc), False)
     parts = tuple(field.split("."))
@@ -163,7 +169,7 @@ def _getter(field):
         vals = _walk(doc, parts)
         if vals or base is None:
             return vals, False
-        return _walk(doc, base), True
+        return _walk(doc, base), not analysed
     return get
 
 
@@ -208,9 +214,21 @@ def _has_wildcard(raw):
     return re.search(r"(?<!\\)[*?]", raw) is not None
 
 
+@functools.lru_cache(maxsize=65536)
+def _tokens(text):
+    """The terms Elasticsearch's standard analyser makes of a text, approximately: runs of letters, digits and _,
+    lower-cased."""
+    return tuple(_TOKEN_RE.findall(text.lower()))
+
+
+def _has_run(tokens, run):
+    width = len(run)
+    return any(tokens[i:i + width] == run for i in range(len(tokens) - width + 1))
+
+
 def _string_matcher(text, exact):
     low = text.lower()
-    words = re.compile(r"(?<!\w)" + re.escape(text) + r"(?!\w)", re.IGNORECASE) if text else None
+    run = _tokens(text)
     network = None
     if "/" in text:
         try:
@@ -229,7 +247,7 @@ def _string_matcher(text, exact):
                 return ipaddress.ip_address(sval) in network
             except ValueError:
                 return False
-        return bool(words and words.search(sval))
+        return bool(run) and _has_run(_tokens(sval), run)
     return match
 
 
@@ -255,16 +273,16 @@ def _regex_matcher(rx):
     return match
 
 
-def _term(field, node):
+def _term(field, node, analysed=False):
     single = None
     if isinstance(node, tree.Regex):
         single = _regex_matcher(re.compile(node.value[1:-1], re.DOTALL))
     elif not isinstance(node, tree.Phrase) and _has_wildcard(node.value):
         single = _regex_matcher(_wildcard_regex(node.value))
     if field == "_exists_":
-        target = _getter(_unescape(node.value.strip('"')))
+        target = _getter(_unescape(node.value.strip('"')), analysed)
         return lambda doc: bool(target(doc)[0])
-    get = _getter(field)
+    get = _getter(field, analysed)
     if single is not None:
         def pred(doc):
             return any(single(v) for v in get(doc)[0])
@@ -290,7 +308,7 @@ def _bound(node):
     return None if value == "*" else value
 
 
-def _range(field, low, high, inc_low, inc_high):
+def _range(field, low, high, inc_low, inc_high, analysed=False):
     low_n, high_n = _number(low), _number(high)
 
     def within(val):
@@ -308,7 +326,7 @@ def _range(field, low, high, inc_low, inc_high):
             return False
         return True
 
-    get = _getter(field)
+    get = _getter(field, analysed)
 
     def pred(doc):
         return any(within(v) for v in get(doc)[0])

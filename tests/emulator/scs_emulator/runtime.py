@@ -17,6 +17,10 @@ CONFIG = {
     "open_source_push": False,
     "upload_limit": 100000000,
     "extract_other_flow": False,
+    # alerts_tail: the suffix system_settings reports, keyword sub-fields analysed (over-matching), raw ES hits.
+    "es_keyword": "keyword",
+    "analysed_subfields": False,
+    "raw_hits": False,
     "seed": 1,
 }
 CONFIG.update(json.loads(os.environ.get("SCS_EMULATOR_CONFIG", "{}") or "{}"))

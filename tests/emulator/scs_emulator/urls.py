@@ -4,7 +4,7 @@ from django.conf import settings
 from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
-from . import views_admin, views_alerts, views_pcap, views_probes, views_root
+from . import views_admin, views_alerts, views_pcap, views_probes, views_root, views_settings
 
 router = SimpleRouter(trailing_slash=True)
 router.register("appliances/appliance" if settings.LEGACY_PROBE_PATH else "appliances/probe", views_probes.ProbeViewSet, basename="probe")
@@ -17,6 +17,7 @@ urlpatterns = [
     path("rest/", views_root.RootView.as_view()),
     path("rest/rules/scirius_context/", views_probes.ContextView.as_view()),
     path("rest/suricata/update_push_all/", views_probes.SuricataPushView.as_view()),
+    path("rest/rules/system_settings/", views_settings.SystemSettingsView.as_view()),
     path("rest/rules/es/alerts_tail/", views_alerts.AlertsTailView.as_view()),
     path("rest/rules/es/alerts_count/", views_alerts.AlertsCountView.as_view()),
     path("rest/rules/es/events_from_flow_id/", views_alerts.EventsFromFlowIdView.as_view()),

@@ -19,7 +19,7 @@ from .faults import FAULTS, REQUESTS, FaultError
 from .models import Alert, AuditLog, Probe, SeedInfo, Task, Template
 from .seed import alert_row
 
-ADD_KINDS = ("normal", "no_packets", "same_flow")
+ADD_KINDS = ("normal", "no_packets", "same_flow", "doc", "sighting")
 
 
 def _loopback(request):
@@ -302,7 +302,8 @@ def state(request, body):  # pylint: disable=unused-argument
 def config(request, body):
     if request.method == "POST":
         allowed = {"task_delay": float, "task_retry_delay": float, "upload_limit": int, "pcap_file_size": int,
-                   "pcap_total_size": int, "extract_other_flow": bool, "open_source_push": bool}
+                   "pcap_total_size": int, "extract_other_flow": bool, "open_source_push": bool, "es_keyword": str,
+                   "analysed_subfields": bool, "raw_hits": bool}
         for key, conv in allowed.items():
             if key in body:
                 runtime.CONFIG[key] = conv(body[key])

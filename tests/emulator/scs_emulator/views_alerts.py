@@ -1,20 +1,26 @@
-"""Alert endpoints (Elasticsearch-backed in SCS): alerts_tail, alerts_count, events_from_flow_id."""
+"""Alert endpoints (Elasticsearch-backed in SCS): alerts_tail, alerts_count, events_from_flow_id.
 
-import math
+They follow Scirius (rules/rest_api.py ESAlertsTailViewSet, rules/es_query.py, rules/es_graphs.py): the event kinds
+behind the `alert`, `discovery` and `stamus` flags, dates in ms (from_date/to_date) or s (start_date/end_date), a
+start at or after the end silently turned into the last hour, a page past the end answered with empty results, a
+bad ordering answered 400 with a bare JSON string, and (with the `raw_hits` setting, as before mid-2022) results as
+raw Elasticsearch hits.
+"""
+
+import datetime
 import re
-import time
 
-from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
+from . import runtime
 from .alertindex import INDEX
+from .esquery import date_range, event_type_clause
 from .qfilter import QueryError, compile_query, lookup
 
-ORDERING_RE = re.compile(r"^-?[0-9a-zA-Z_@.]+$")
+ORDERING_RE = re.compile(r"^-?[0-9a-zA-Z_@.]+")  # as Scirius: re.fullmatch
 MAX_WINDOW = 10000
-DEFAULT_WINDOW_MS = 30 * 24 * 3600 * 1000
 DEFAULT_PAGE_SIZE = 30
 
 
@@ -26,33 +32,15 @@ def _es_failure(message):
     return Response({"detail": "ES failure: %s" % message}, status=500)
 
 
-def _int_param(params, name, default=None):
-    raw = params.get(name)
-    if raw in (None, ""):
-        return default
+def filtered(params, event_type=None):
+    """The documents of the query: ``event_type`` (default: from the flags), then " AND <qfilter>" unparenthesised,
+    as Scirius builds it; within the date range."""
+    query = "%s %s" % (event_type_clause(params) if event_type is None else event_type,
+                       " AND " + params["qfilter"] if "qfilter" in params else "")
+    if not query.strip():
+        return []  # every flag off: an empty query_string matches no document
     try:
-        return int(float(raw))
-    except (TypeError, ValueError):
-        raise ValidationError({name: ["A valid integer is required."]}) from None
-
-
-def date_range(params):
-    """(from_ms, to_ms) from from_date/to_date (ms) or start_date/end_date (s); default: last 30 days."""
-    now_ms = int(time.time() * 1000)
-    to_ms = _int_param(params, "to_date")
-    if to_ms is None:
-        end = _int_param(params, "end_date")
-        to_ms = end * 1000 if end is not None else now_ms
-    from_ms = _int_param(params, "from_date")
-    if from_ms is None:
-        start = _int_param(params, "start_date")
-        from_ms = start * 1000 if start is not None else to_ms - DEFAULT_WINDOW_MS
-    return from_ms, to_ms
-
-
-def filtered(params):
-    try:
-        predicate = compile_query(params.get("qfilter"))
+        predicate = compile_query(query, bool(runtime.CONFIG.get("analysed_subfields")))
     except QueryError as exc:
         raise EsFailure(str(exc)) from None
     from_ms, to_ms = date_range(params)
@@ -87,24 +75,35 @@ def order(docs, ordering):
     return present + missing
 
 
+def raw_hit(doc):
+    """A document as an Elasticsearch hit, as alerts_tail returned them before mid-2022 (scirius 32999ed7)."""
+    source = {key: value for key, value in doc.items() if key != "_id"}
+    day = str(doc.get("@timestamp", ""))[:10].replace("-", ".")
+    index = "logstash-%s-%s" % ("stamus" if doc.get("event_type") == "stamus" else "alert", day)
+    stamp = datetime.datetime.fromisoformat(str(doc["@timestamp"]).replace("Z", "+00:00"))
+    return {"_index": index, "_type": "_doc", "_id": doc["_id"], "_score": None, "_source": source,
+            "sort": [int(stamp.timestamp() * 1000)]}
+
+
+def _page_size(params):
+    """DRF's get_page_size: a value that is not a positive integer gives the default; no maximum."""
+    try:
+        size = int(params.get("page_size") or DEFAULT_PAGE_SIZE)
+    except ValueError:
+        return DEFAULT_PAGE_SIZE
+    return size if size > 0 else DEFAULT_PAGE_SIZE
+
+
 class AlertsTailView(APIView):
     def get(self, request):
         params = request.query_params
-        ordering = params.get("ordering") or "-@timestamp"
-        if not ORDERING_RE.match(ordering):
-            return Response({"ordering": ["Invalid ordering value: %s" % ordering]}, status=400)
-        try:
-            page = int(params.get("page") or 1)
-        except ValueError:
-            raise NotFound("Invalid page.") from None
-        try:
-            page_size = int(params.get("page_size") or DEFAULT_PAGE_SIZE)
-        except ValueError:
-            page_size = DEFAULT_PAGE_SIZE
-        if page_size <= 0:
-            page_size = DEFAULT_PAGE_SIZE
+        ordering = params.get("ordering")
+        if ordering and not ORDERING_RE.fullmatch(ordering):
+            return Response("Wrong ordering value: %s" % ordering, status=400)
+        page = int(params.get("page", 1))  # not a number: a ValueError SCS does not catch (an HTML 500)
+        page_size = _page_size(params)
         if page < 1:
-            raise NotFound("Invalid page.")
+            return _es_failure("[from] parameter cannot be negative, found [%d]" % ((page - 1) * page_size))
         if page * page_size > MAX_WINDOW:
             return _es_failure(
                 "Result window is too large, from + size must be less than or equal to: [%d] but was [%d]. "
@@ -115,13 +114,12 @@ class AlertsTailView(APIView):
         except EsFailure as exc:
             return _es_failure(exc)
         count = min(len(docs), MAX_WINDOW)
-        num_pages = max(1, math.ceil(count / page_size))
-        if page > num_pages:
-            raise NotFound("Invalid page.")
-        docs = order(docs, ordering)
+        docs = order(docs, ordering or "-@timestamp")
         results = docs[(page - 1) * page_size:page * page_size]
+        if runtime.CONFIG.get("raw_hits"):
+            results = [raw_hit(doc) for doc in results]
         url = request.build_absolute_uri()
-        nxt = replace_query_param(url, "page", page + 1) if page < num_pages else None
+        nxt = None if page * page_size >= count else replace_query_param(url, "page", page + 1)
         if page <= 1:
             prev = None
         elif page == 2:
@@ -148,7 +146,7 @@ class AlertsCountView(APIView):
 
 
 class EventsFromFlowIdView(APIView):
-    """All events of a flow, grouped by event type (only alert events and their app-layer event)."""
+    """All events of a flow, grouped by title-cased event type (alert and stamus events, and one app-layer event)."""
 
     def get(self, request):
         params = request.query_params.copy()
@@ -156,13 +154,14 @@ class EventsFromFlowIdView(APIView):
             return Response({"qfilter": ["This field is required."]}, status=400)
         params.setdefault("from_date", "0")
         try:
-            docs = filtered(params)
+            docs = filtered(params, event_type="event_type:*")
         except EsFailure as exc:
             return _es_failure(exc)
         docs = sorted(docs, key=lambda d: (d["@timestamp"], d["_id"]))
         out = {}
+        for doc in docs:
+            out.setdefault(str(doc.get("event_type", "alert")).title(), []).append(doc)
         if docs:
-            out["Alert"] = docs
             first = docs[0]
             for app in ("http", "tls", "dns", "ssh", "smb"):
                 if app in first:

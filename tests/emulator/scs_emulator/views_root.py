@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 ROUTES = [
     "rules/scirius_context", "rules/es/alerts_tail", "rules/es/alerts_count", "rules/es/events_from_flow_id",
-    "rules/filestore_pcap", "appliances/template", "appliances/task",
+    "rules/filestore_pcap", "rules/system_settings", "appliances/template", "appliances/task",
 ]
 
 

@@ -23,7 +23,9 @@ description:
     SCS, as the rulebook C(stamus.scs.pcap_on_alert) and the playbook C(stamus.scs.pcap_for_event) do
     (M(stamus.scs.alert_pcap) with O(stamus.scs.alert_pcap#module:alert_ids)).
   - Each poll reads the alerts from the newest C(@timestamp) already read minus O(overlap), oldest first, page by page,
-    and skips the C(_id)s it has already emitted. Alerts that reach the SCS index late, or that move across a page
+    and skips the C(_id)s it has already emitted. It asks for alerts up to a year past the clock of the host running
+    the source, so that the window always ends after it starts (SCS answers a window that does not with the last hour
+    instead) and alerts of probes whose clock runs ahead are read too. Alerts that reach the SCS index late, or that move across a page
     boundary while it pages, are therefore not missed, as long as they are late by less than O(overlap).
   - A poll that reaches the 10,000 results SCS can page through emits what it read and polls again at once from there.
   - Results that are not alert objects (for example a C(null) in the page) and alerts without C(_id) or with an
@@ -99,9 +101,26 @@ options:
     elements: int
   probes:
     description:
-      - Only alerts seen by these probes (C(host)); a list or a comma-separated string.
+      - Only alerts seen by these probes, whose C(host) is exactly one of these names; a list or a comma-separated
+        string.
+      - The filter is on the exact (keyword) sub-field of C(host) that the C(es_keyword) system setting of SCS names
+        (C(host.raw) or C(host.keyword)), read from C(rules/system_settings/) at the first poll (V(raw), with a
+        warning, when SCS answers without it). An alert SCS still returns for another probe (on the analysed
+        C(host) field, V(probe-01) also matches V(probe-01-dmz)) is left out with a warning that counts them.
     type: list
     elements: str
+  event_kinds:
+    description:
+      - Which kinds of events to emit; any of V(alerts) (Suricata alerts), V(doc) (Declarations of Compromise,
+        C(event_type) V(stamus)) and V(sightings) (alerts with a C(discovery) object); a list or a comma-separated
+        string.
+      - Sent as the C(alert), C(stamus) and C(discovery) flags of C(alerts_tail), each explicitly true or false.
+        If not set, V(alerts) only, as SCS returns by default.
+      - Declarations of Compromise and Sightings have an C(_id), C(host) and C(flow_id) like alerts, so their events
+        carry C(stamus_ref) too and M(stamus.scs.alert_pcap) fetches their pcaps (it looks ids up among every kind).
+    type: list
+    elements: str
+    choices: [alerts, doc, sightings]
   since:
     description:
       - At the first start, also emit the alerts of this last period, for example V(1h) or V(24h).
@@ -175,6 +194,19 @@ EXAMPLES = r"""
   rules:
     - name: Fetch the pcap of each alert (the playbook gets the event's stamus_ref and reads the alert from SCS)
       condition: event.stamus_alert.alert.severity == 1 and event.stamus_ref is defined
+      action:
+        run_playbook:
+          name: stamus.scs.pcap_for_event
+
+- name: Declarations of Compromise and alerts of severity 1, each fetched as evidence
+  hosts: localhost
+  sources:
+    - stamus.scs.alerts:
+        event_kinds: [alerts, doc]
+        severity: 1
+  rules:
+    - name: Fetch the pcap of each
+      condition: event.stamus_ref is defined
       action:
         run_playbook:
           name: stamus.scs.pcap_for_event

@@ -2,6 +2,7 @@
 
 import datetime
 
+from ansible_collections.stamus.scs.plugins.module_utils._alert_api import SYSTEM_SETTINGS_PATH
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERTS_PATH
 
 T0 = 1777716000000  # 2026-05-02T10:00:00Z in ms
@@ -19,7 +20,8 @@ class FakeAlertsClient:
     """``get_json`` answers alerts_tail like SCS: ``from_date`` inclusive, ``ordering=@timestamp`` ascending (ties in
     index order), DRF pages, a 500 past the result window. ``before_page(page)`` may change the index between pages;
     ``failures`` is a list of exceptions raised by the next calls; ``junk`` holds malformed results (``None``, a
-    string...) put first in every page."""
+    string...) put first in every page. ``settings`` is what rules/system_settings/ answers, unless ``settings_error`` is set (and raised).
+    The qfilter is not applied: every alert from ``from_date`` on is returned, as by a server that matches too much."""
 
     def __init__(self, window=10000):
         self.docs = []
@@ -28,6 +30,9 @@ class FakeAlertsClient:
         self.failures = []
         self.before_page = None
         self.junk = []
+        self.settings = {"es_keyword": "keyword"}
+        self.settings_error = None
+        self.settings_calls = 0
 
     def add(self, count=1, at=T0, prefix="a", **fields):
         added = []
@@ -37,8 +42,14 @@ class FakeAlertsClient:
             added.append(doc)
         return added
 
-    def get_json(self, path, params):
+    def get_json(self, path, params=None):
+        if path == SYSTEM_SETTINGS_PATH:
+            self.settings_calls += 1
+            if self.settings_error is not None:
+                raise self.settings_error
+            return self.settings
         assert path == ALERTS_PATH and params["ordering"] == "@timestamp"
+        assert params["from_date"] < params["to_date"], "SCS would answer with the last hour"
         self.calls.append(dict(params))
         if self.failures:
             raise self.failures.pop(0)

@@ -1,7 +1,17 @@
 import pytest
 
-from ansible_collections.stamus.scs.plugins.module_utils._alert_poller import AlertPoller, alert_filter
-from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsServerError
+from ansible_collections.stamus.scs.plugins.module_utils._alert_poller import (
+    FUTURE_HORIZON_MS,
+    AlertPoller,
+    alert_filter,
+    event_kinds_of,
+)
+from ansible_collections.stamus.scs.plugins.module_utils._errors import (
+    ScsConfigError,
+    ScsNotFoundError,
+    ScsServerError,
+    ScsTransportError,
+)
 
 from fake_alerts import T0, FakeAlertsClient, iso
 
@@ -41,9 +51,65 @@ def test_query_is_oldest_first_from_the_overlap(scs):
     scs.add(1, at=T0 + 120000)
     poller.poll()
     poller.poll()
+    now_ms = int(poller.now() * 1000)
+    to_date = scs.calls[0].pop("to_date")
     assert scs.calls[0] == {"qfilter": "alert.severity:1", "from_date": T0, "ordering": "@timestamp", "page": 1,
-                            "page_size": 50}
+                            "page_size": 50, "alert": "true", "stamus": "false", "discovery": "false"}
+    assert now_ms + FUTURE_HORIZON_MS <= to_date <= now_ms + FUTURE_HORIZON_MS + 60000
     assert scs.calls[1]["from_date"] == T0 + 120000 - 60000
+
+
+def test_the_window_always_ends_after_it_starts(scs):
+    """SCS answers from_date >= to_date with the last hour: not even a mark ahead of this host's clock sends one."""
+    ahead = T0 + 2 * FUTURE_HORIZON_MS
+    poller = AlertPoller(scs, start_ms=ahead, overlap_ms=0, now=lambda: T0 / 1000.0)
+    poller.poll()  # the fake asserts from_date < to_date
+    assert scs.calls[0]["from_date"] == ahead and scs.calls[0]["to_date"] == ahead + FUTURE_HORIZON_MS
+
+
+def test_event_kinds_are_sent_as_flags(scs):
+    poller = AlertPoller(scs, start_ms=T0, flags=event_kinds_of("doc, sightings"))
+    poller.poll()
+    assert {key: scs.calls[0][key] for key in ("alert", "stamus", "discovery")} == {
+        "alert": "false", "stamus": "true", "discovery": "true"}
+    assert event_kinds_of(None) == event_kinds_of("") == {"alert": "true", "stamus": "false", "discovery": "false"}
+    with pytest.raises(ScsConfigError, match="event_kinds must list one or more of alerts, doc, sightings"):
+        event_kinds_of(["alerts", "docs"])
+
+
+def test_probes_are_exact_on_the_keyword_sub_field_and_others_dropped_once(scs):
+    warnings = []
+    poller = AlertPoller(scs, start_ms=T0, probes="probe-01", warn=warnings.append)
+    mine = scs.add(2, at=T0 + 10, host="probe-01")
+    scs.add(1, at=T0 + 20, prefix="dmz", host="probe-01-dmz")
+    assert poller.poll() == (mine, False)
+    assert scs.calls[0]["qfilter"] == 'host.keyword:"probe-01"' and scs.settings_calls == 1
+    assert warnings == ["SCS returned 1 alert(s) of other probes than 'probe-01' ('probe-01-dmz'): its filter on "
+                        "host.keyword matched more than the exact name, so they were left out. Check the es_keyword "
+                        "system setting of SCS."]
+    later = scs.add(1, at=T0 + 30, host="probe-01")
+    assert poller.poll() == (later, False)  # the dropped alert, read again in the overlap, is not warned of again
+    assert len(warnings) == 1 and scs.settings_calls == 1
+
+
+def test_an_unreadable_keyword_suffix_falls_back_to_raw_with_a_warning(scs):
+    warnings = []
+    scs.settings_error = ScsNotFoundError("HTTP 404")
+    poller = AlertPoller(scs, start_ms=T0, probes=["probe-01", "probe-02"], warn=warnings.append)
+    poller.poll()
+    assert scs.calls[0]["qfilter"] == 'host.raw:("probe-01" OR "probe-02")'
+    assert "filtered on host.raw" in warnings[0] and "HTTP 404" in warnings[0]
+
+
+def test_a_passing_failure_of_the_settings_fails_the_poll_and_is_read_again(scs):
+    scs.settings_error = ScsTransportError("no answer")
+    poller = AlertPoller(scs, start_ms=T0, probes="probe-01", qfilter="app_proto:http")
+    scs.add(1, at=T0 + 10, host="probe-01")
+    with pytest.raises(ScsTransportError):
+        poller.poll()
+    assert scs.calls == [] and poller.keyword is None
+    scs.settings_error, scs.settings = None, {"es_keyword": "raw"}
+    assert len(poller.poll()[0]) == 1 and scs.calls[0]["qfilter"] == 'app_proto:http AND host.raw:"probe-01"'
 
 
 def test_pages_are_read_to_the_end(scs):
@@ -244,9 +310,10 @@ def test_restore_refuses_what_is_not_a_state(scs, state):
     ({"severity": 1}, "alert.severity:1"),
     ({"severity": "1, 2"}, "alert.severity:(1 OR 2)"),
     ({"signature_ids": [2029743, "2035465"]}, "alert.signature_id:(2029743 OR 2035465)"),
-    ({"probes": 'probe-01,dmz "x"'}, 'host:("probe-01" OR "dmz \\"x\\"")'),
-    ({"qfilter": "app_proto:http OR app_proto:tls", "severity": [1], "probes": ["p"]},
-     '(app_proto:http OR app_proto:tls) AND alert.severity:1 AND host:"p"'),
+    ({"probes": 'probe-01,dmz "x"', "keyword": "raw"}, 'host.raw:("probe-01" OR "dmz \\"x\\"")'),
+    ({"qfilter": "app_proto:http OR app_proto:tls", "severity": [1], "probes": ["p"], "keyword": "keyword"},
+     '(app_proto:http OR app_proto:tls) AND alert.severity:1 AND host.keyword:"p"'),
+    ({"probes": ["p"]}, None),  # the probes wait for SCS's keyword suffix
 ])
 def test_filters_become_a_safe_qfilter(args, expected):
     assert alert_filter(**args) == expected

@@ -9,13 +9,14 @@ import runpy
 import shutil
 import subprocess
 import sys
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
 
 from ansible_collections.stamus.scs.plugins.module_utils._alert_source import SOURCE_OPTIONS, source_settings
 from ansible_collections.stamus.scs.plugins.module_utils._connection import connection_argument_spec
-from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsAuthenticationError
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsAuthenticationError, ScsConfigError
 
 TOKEN = "tok-eda-plugin-9d3c51aa"
 ALERTS = "/rest/rules/es/alerts_tail/"
@@ -146,3 +147,37 @@ def test_documentation_matches_the_options_the_code_accepts():
             if "state_file" in args:
                 args = dict(args, state_file=None)  # its directory need not exist here
             assert source_settings(args, env)["scs_url"] == "https://scs.example.net"
+
+
+def test_main_asks_for_the_event_kinds_and_emits_only_the_probes_exact_alerts(fake_server, caplog):
+    """event_kinds become the alert/stamus/discovery flags; with probes, the keyword suffix is read once from SCS and an
+    alert of another probe that SCS still returns (probe-01-dmz for probe-01) is not emitted, with a warning."""
+    docs = [dict(doc(1), host="probe-01", event_type="stamus", stamus={"threat_name": "x"}, flow_id=1),
+            dict(doc(2), host="probe-01-dmz", event_type="stamus", flow_id=2),
+            dict(doc(3), host="probe-01", discovery={"key": "hostname"}, flow_id=3)]
+    fake_server.add("GET", "/rest/rules/system_settings/", json={"es_keyword": "raw"})
+    fake_server.add("GET", ALERTS, handler=alerts_tail(docs))
+    queue = FakeQueue()
+    args = {"scs_url": "https://scs.example.net", "scs_token": TOKEN, "since": "3650d", "interval": 0.01,
+            "event_kinds": "doc,sightings", "probes": ["probe-01"]}
+    with caplog.at_level(logging.INFO):
+        assert run_until(args, queue, lambda: len(fake_server.calls) >= 4) is None
+    assert [event["stamus_alert"]["_id"] for event in queue.events] == ["id1", "id3"]
+    assert [event["stamus_ref"] for event in queue.events] == [
+        {"alert_id": "id1", "probe": "probe-01", "flow_id": 1}, {"alert_id": "id3", "probe": "probe-01", "flow_id": 3}]
+    paths = [urlparse(call.url).path for call in fake_server.calls]
+    assert paths[0] == "/rest/rules/system_settings/" and paths.count("/rest/rules/system_settings/") == 1
+    query = parse_qs(urlparse(fake_server.calls[1].url).query)
+    assert query["qfilter"] == ['host.raw:"probe-01"']
+    assert (query["alert"], query["stamus"], query["discovery"]) == (["false"], ["true"], ["true"])
+    assert int(query["to_date"][0]) > int(query["from_date"][0])
+    dropped = [record.getMessage() for record in caplog.records if "other probes" in record.getMessage()]
+    assert len(dropped) == 1 and "1 alert(s) of other probes than 'probe-01' ('probe-01-dmz')" in dropped[0]
+    assert "for events (doc, sightings) of the probes 'probe-01'" in caplog.text
+
+
+def test_main_refuses_unknown_event_kinds_at_start(fake_server):
+    error = run_until({"scs_url": "https://scs.example.net", "scs_token": TOKEN, "event_kinds": "alerts,DoC"},
+                      FakeQueue(), lambda: False)
+    assert isinstance(error, ScsConfigError) and "event_kinds must list one or more of alerts, doc, sightings" in str(error)
+    assert fake_server.calls == []

@@ -6,6 +6,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
     alert_queries,
     alert_query_params,
     check_alert_id,
+    event_flags,
     id_batches,
     lucene_quote,
     normalize_alert,
@@ -18,14 +19,40 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfi
 NOW = 1777716000  # 2026-05-02T10:00:00Z
 
 
+ALERTS_ONLY = {"alert": "true", "stamus": "false", "discovery": "false"}
+EVERY_KIND = {"alert": "true", "stamus": "true", "discovery": "true"}
+
+
 def test_vendor_query_is_built_from_validated_integers():
     params = alert_query_params(signature_id=2029743, flow_id=2077942411095108)
-    assert params == {"qfilter": "alert.signature_id:2029743 AND flow_id:2077942411095108"}
+    assert params == dict(ALERTS_ONLY, qfilter="alert.signature_id:2029743 AND flow_id:2077942411095108")
 
 
-def test_user_qfilter_is_parenthesised_and_probe_quoted():
+def test_user_qfilter_is_parenthesised_and_probe_quoted_on_the_exact_sub_field():
     params = alert_query_params(qfilter="alert.severity:1 OR app_proto:http", probe='pro"be 1\\')
-    assert params["qfilter"] == '(alert.severity:1 OR app_proto:http) AND host:"pro\\"be 1\\\\"'
+    assert params["qfilter"] == '(alert.severity:1 OR app_proto:http) AND host.raw:"pro\\"be 1\\\\"'
+    assert alert_query_params(probe="probe-01", keyword="keyword")["qfilter"] == 'host.keyword:"probe-01"'
+    with pytest.raises(ScsConfigError, match="plain name"):
+        alert_query_params(probe="probe-01", keyword="raw OR *")
+    with pytest.raises(ScsConfigError, match="probe must be a probe name"):
+        alert_query_params(probe=" ")
+
+
+@pytest.mark.parametrize("kinds, for_ids, flags", [
+    (None, False, ALERTS_ONLY),
+    (None, True, EVERY_KIND),
+    (["doc"], False, {"alert": "false", "stamus": "true", "discovery": "false"}),
+    (["sightings", "alerts"], True, {"alert": "true", "stamus": "false", "discovery": "true"}),
+])
+def test_event_kinds_become_three_explicit_flags(kinds, for_ids, flags):
+    assert event_flags(kinds, for_ids) == flags
+    assert alert_query_params(event_kinds=kinds, for_ids=for_ids) == flags
+
+
+@pytest.mark.parametrize("kinds", [[], ["alert"], ["doc", "DoC"]])
+def test_bad_event_kinds_are_refused(kinds):
+    with pytest.raises(ScsConfigError, match="event_kinds must list one or more of alerts, doc, sightings"):
+        event_flags(kinds)
 
 
 @pytest.mark.parametrize("name, value", [
@@ -70,7 +97,8 @@ def test_bad_time_names_the_option():
 
 def test_window_relative_to_now():
     assert time_window(since="1h", now=NOW) == ((NOW - 3600) * 1000, None)
-    assert alert_query_params(since="1h", to_time=str(NOW), now=NOW) == {"from_date": (NOW - 3600) * 1000, "to_date": NOW * 1000}
+    assert alert_query_params(since="1h", to_time=str(NOW), now=NOW) == dict(
+        ALERTS_ONLY, from_date=(NOW - 3600) * 1000, to_date=NOW * 1000)
 
 
 def test_window_errors():
@@ -82,8 +110,26 @@ def test_window_errors():
         time_window(from_time=str(NOW - 10), to_time=str(NOW - 20), now=NOW)
 
 
-def test_no_filter_sends_no_parameter():
-    assert alert_query_params() == {}
+@pytest.mark.parametrize("window", [
+    {"from_time": str(NOW), "to_time": str(NOW)},  # empty
+    {"from_time": str(NOW)},  # starts now: SCS's end is its clock
+    {"since": "1h", "to_time": str(NOW - 7200)},
+    {"to_time": str(NOW - 31 * 86400)},  # SCS's default start (30 days ago) is after that end
+])
+def test_no_window_that_scs_would_turn_into_the_last_hour(window):
+    """SCS answers from >= to with the hour before to, silently: such windows are refused before any call."""
+    with pytest.raises(ScsConfigError, match="last hour|hour before to"):
+        time_window(now=NOW, **window)
+
+
+def test_windows_that_scs_keeps():
+    assert time_window(to_time=str(NOW - 29 * 86400), now=NOW) == (None, (NOW - 29 * 86400) * 1000)
+    assert time_window(from_time="0", to_time=str(NOW - 365 * 86400), now=NOW) == (0, (NOW - 365 * 86400) * 1000)
+    assert time_window(from_time=str(NOW - 1), now=NOW) == ((NOW - 1) * 1000, None)
+
+
+def test_no_filter_sends_only_the_event_flags():
+    assert alert_query_params() == ALERTS_ONLY
 
 
 def test_raw_hits_are_unwrapped():
@@ -111,10 +157,15 @@ def test_balanced_qfilters_pass(qfilter):
 def test_alert_ids_become_one_quoted_id_clause_over_all_of_time():
     queries = alert_queries({"alert_ids": ["-lead", "b_2", "-lead"], "probe": "probe-01", "flow_id": 7}, now=NOW)
     # A leading "-" would be Lucene's NOT: every id is quoted. Duplicates are asked once.
-    assert queries == [{"qfilter": 'flow_id:7 AND host:"probe-01" AND _id:("-lead" OR "b_2")', "from_date": 0}]
+    # An id names one event whatever its kind: every kind is looked up, unless event_kinds says otherwise.
+    assert queries == [dict(EVERY_KIND, qfilter='flow_id:7 AND host.raw:"probe-01" AND _id:("-lead" OR "b_2")',
+                            from_date=0)]
     assert alert_queries({"alert_ids": ["a"], "since": "1h"}, now=NOW)[0]["from_date"] == (NOW - 3600) * 1000
+    assert alert_queries({"alert_ids": ["a"], "event_kinds": ["doc"]}, now=NOW)[0]["stamus"] == "true"
+    assert alert_queries({"alert_ids": ["a"], "event_kinds": ["doc"]}, now=NOW)[0]["alert"] == "false"
     assert alert_queries({"alert_ids": []}, now=NOW) == []
-    assert alert_queries({"signature_id": 3}, now=NOW) == [{"qfilter": "alert.signature_id:3"}]
+    assert alert_queries({"signature_id": 3}, now=NOW) == [dict(ALERTS_ONLY, qfilter="alert.signature_id:3")]
+    assert alert_queries({"probe": "p"}, now=NOW, keyword="keyword")[0]["qfilter"] == 'host.keyword:"p"'
 
 
 def test_long_id_lists_are_batched():

@@ -350,9 +350,15 @@ def split_by_probe(alerts, probes):
 
 def other_probes_warning(others, probes, keyword):
     names = list(dict.fromkeys(printable(repr(alert.get(HOST_FIELD)))[:80] for alert in others))
+    return other_probes_message(len(others), names, probes, keyword)
+
+
+def other_probes_message(count, names, probes, keyword):
+    """The warning about ``count`` alerts of other probes (``names``: the first of their quoted names) that SCS
+    returned for ``probes``."""
     return ("SCS returned %d alert(s) of other probes than %s (%s%s): its filter on %s.%s matched more than the exact "
             "name, so they were left out. Check the %s system setting of SCS." % (
-                len(others), ", ".join(printable(repr(probe)) for probe in probes), ", ".join(names[:MAX_QUOTED_PROBES]),
+                count, ", ".join(printable(repr(probe)) for probe in probes), ", ".join(names[:MAX_QUOTED_PROBES]),
                 ", ..." if len(names) > MAX_QUOTED_PROBES else "", HOST_FIELD, keyword, ES_KEYWORD_SETTING))
 
 

@@ -3,16 +3,26 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Fetch the pcaps of many alerts: upload -> extract -> retrieve -> download per flow, with bounded concurrency."""
+"""Fetch the pcaps of many alerts, streaming: upload -> extract -> retrieve -> download per flow, with bounded
+concurrency and flat memory.
+
+The alerts are read one at a time. A flow's fetch goes to the workers at the alert it is extracted with (its first
+alert with a capture file, or for a source read twice the earliest one); every alert is appended to the run's spool
+(a temporary file), so memory holds one small object per flow and a bounded queue. Once every alert is read and every
+fetch is done, each flow's later alerts are merged into its manifest and its results are counted and, as far as
+``results`` asks, listed.
+"""
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from ansible_collections.stamus.scs.plugins.module_utils import _pcap as steps
 from ansible_collections.stamus.scs.plugins.module_utils._alert_api import event_kind
+from ansible_collections.stamus.scs.plugins.module_utils._alert_stream import ListSource
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsAuthenticationError,
     ScsError,
@@ -20,16 +30,39 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsServerError,
     ScsTransportError,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._evidence import build_manifest, merge_alerts, plan_flows, utc_now
+from ansible_collections.stamus.scs.plugins.module_utils._evidence import (
+    FlowEvidence,
+    Rejected,
+    build_manifest,
+    flow_key,
+    unique_alerts,
+    utc_now,
+)
 from ansible_collections.stamus.scs.plugins.module_utils._files import prepare_directory
 from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError, summarize_pcap
+from ansible_collections.stamus.scs.plugins.module_utils._spool import AlertSpool
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 OUTCOMES = ("fetched", "present", "no_packets", "flow_absent", "rotated", "no_capture", "failed")
+# Outcomes with the pcap and its manifest on disk.
+KEPT = ("fetched", "present", "no_packets", "flow_absent")
+# Outcomes that are not problems (fetch: what check mode would fetch).
+FINE = ("fetched", "present", "fetch")
 PCAP_FACT_KEYS = ("format", "linktype", "linktype_name", "packets", "bytes", "first_packet_time", "last_packet_time",
                   "flow_packets", "flow_present", "flow_encapsulation")
+# The facts of a pcap each of its alerts' results shows.
+RESULT_FACT_KEYS = ("sha256", "size", "packets", "flow_present", "flow_encapsulation")
 # A download is one-shot on SCS, so a broken transfer is retried by running the whole chain again.
 CHAIN_ATTEMPTS = 2
+RESULTS_MODES = ("auto", "all", "problems", "none")
+# results=auto lists every alert of a run of at most this many alerts, and only the problems of a larger one.
+RESULTS_ALL_UP_TO = 1000
+# The most alerts results lists when it lists problems only (the summary counts them all).
+MAX_LISTED_PROBLEMS = 1000
+# Flows waiting for a worker, per worker: how far reading alerts may run ahead of fetching.
+QUEUED_PER_WORKER = 2
+# Longest signature text kept in a result.
+SIGNATURE_CHARS = 512
 
 
 class EmptyPcap(Exception):
@@ -54,6 +87,7 @@ def flow_absent(summary):
 
 
 def describe_flow(five_tuple):
+    five_tuple = five_tuple or {}
     return "%s %s:%s <-> %s:%s" % (five_tuple.get("proto"), five_tuple.get("src_ip"), five_tuple.get("src_port"),
                                    five_tuple.get("dest_ip"), five_tuple.get("dest_port"))
 
@@ -66,11 +100,88 @@ class Outcome:
         self.changed = changed
 
 
-class EvidenceRun:
-    """One alert_pcap run: plans the flows, fetches them with ``workers`` threads, reports per alert."""
+class Listing:
+    """The per-alert results a run returns, as far as ``mode`` asks: every alert (``all``), the alerts whose outcome is
+    a problem (``problems``, at most MAX_LISTED_PROBLEMS of them), none (``none``), or ``auto``: all for a run of at
+    most RESULTS_ALL_UP_TO alerts, else problems."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.shown = None if mode == "auto" else mode
+        self.flows, self.rejected = [], []
+        self.unlisted = 0
+        self.notes = []
+
+    def choose(self, expected):
+        """Settle ``auto`` for a run of about ``expected`` alerts (before the first is fetched)."""
+        if self.shown is None:
+            self.shown = "all" if expected <= RESULTS_ALL_UP_TO else "problems"
+            if self.shown == "problems":
+                self.notes.append("The run has more than %d alerts (%s): results lists only the alerts whose outcome "
+                                  "is not fetched or present, at most %d (results=auto); the summary counts them all. "
+                                  "Set results=all to list every alert, or results=problems to say so." % (
+                                      RESULTS_ALL_UP_TO, "at least %d" % expected if expected >= 10000 else expected,
+                                      MAX_LISTED_PROBLEMS))
+
+    def lists(self, outcome):
+        return self.shown == "all" or (self.shown == "problems" and outcome not in FINE)
+
+    def add(self, entries, entry):
+        if self.shown == "problems" and len(self.flows) + len(self.rejected) >= MAX_LISTED_PROBLEMS:
+            self.unlisted += 1
+        else:
+            entries.append(entry)
+
+    def results(self):
+        if self.unlisted:
+            self.notes.append("%d more alert(s) with a problem are not listed in results (at most %d are); the summary "
+                              "counts them all and the task's message quotes the first failure." % (
+                                  self.unlisted, MAX_LISTED_PROBLEMS))
+        return self.flows + self.rejected
+
+
+class Dispatcher:
+    """Hands fetches to a pool, at most ``limit`` waiting at once (the reader waits for a free place), and keeps the
+    first error a fetch raised (a refused token: the whole run is pointless)."""
+
+    def __init__(self, pool, limit):
+        self.pool = pool
+        self.places = threading.BoundedSemaphore(limit)
+        self.pending = set()
+        self.lock = threading.Lock()
+        self.error = None
+
+    def submit(self, call, *args):
+        self.check()
+        self.places.acquire()  # pylint: disable=consider-using-with
+        future = self.pool.submit(call, *args)
+        with self.lock:
+            self.pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future):
+        with self.lock:
+            self.pending.discard(future)
+            if not future.cancelled() and future.exception() is not None and self.error is None:
+                self.error = future.exception()
+        self.places.release()
+
+    def check(self):
+        if self.error is not None:
+            raise self.error
+
+    def drain(self):
+        with self.lock:
+            pending = list(self.pending)
+        wait(pending)
+        self.check()
+
+
+class EvidenceRun:  # pylint: disable=too-many-instance-attributes
+    """One alert_pcap run: reads the alerts, fetches their flows with ``workers`` threads, reports per alert."""
 
     def __init__(self, client_factory, dest, force=False, on_empty="warn", mode=0o640, workers=4, context=None,
-                 on_flow_absent="warn", download_limits=None):
+                 on_flow_absent="warn", download_limits=None, results="auto", check_mode=False):
         self._client_factory = client_factory
         self._local = threading.local()
         self.dest = dest
@@ -79,8 +190,17 @@ class EvidenceRun:
         self.on_flow_absent = on_flow_absent
         self.mode = mode
         self.workers = workers
-        self.context = context or {}
+        self.context = context or {}  # or a function that returns it, called once the alerts can be read
         self.download_limits = download_limits or {}
+        self.results_mode = results
+        self.check_mode = check_mode
+        self.flows = {}
+        self.probes = {}
+        self.spool = None
+        self.listing = None
+        self.counts = None
+        self.first_failure = None  # of a flow, in the order of the flows
+        self.first_rejected = None  # of an alert that could not be used
 
     def _client(self):
         # One session per worker thread: requests sessions are not documented as thread-safe.
@@ -88,15 +208,101 @@ class EvidenceRun:
             self._local.client = self._client_factory()
         return self._local.client
 
-    def run(self, alerts):
-        flows, rejected = plan_flows(alerts, self.dest)
-        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            outcomes = list(pool.map(self._fetch_flow_safely, flows))
-        return self._report(flows, outcomes, rejected)
+    # -- reading -----------------------------------------------------------------------------------------------
 
-    def _fetch_flow_safely(self, flow):
+    def run(self, source):
+        """Fetch the flows of ``source``'s alerts (an alert source of _alert_stream, or a list of alerts); return the
+        module's result: ``changed``, ``results``, ``summary`` and ``notes`` (warnings to show)."""
+        if isinstance(source, list):
+            source = ListSource(source)
+        self.flows, self.probes = {}, {}
+        self.listing = Listing(self.results_mode)
+        self.counts = collections.Counter()
+        self.first_failure = self.first_rejected = None
+        with AlertSpool(None if self.check_mode else self.dest) as spool, \
+                ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+            self.spool = spool
+            try:
+                self._read(source, Dispatcher(pool, max(1, self.workers) * QUEUED_PER_WORKER))
+                return self._finish(pool)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+
+    def _read(self, source, dispatcher):
+        if not source.ordered:
+            self.listing.choose(self._plan(source))
+        for raw, where in source:
+            if self.listing.shown is None:
+                self.listing.choose(source.expected or 0)
+            try:
+                alert, key = flow_key(raw)
+            except Rejected as err:
+                self._reject(raw, where, str(err))
+                continue
+            flow = self._flow(key)
+            self.spool.append(flow, alert)
+            if flow.dispatched or not (alert.get("capture_file") if source.ordered else alert["_id"] == flow.source_id):
+                continue
+            flow.dispatched, flow.source_time, flow.source_id = True, None, None
+            if not self.check_mode:
+                self._resolve_context()
+                dispatcher.submit(self._fetch_flow_safely, flow, alert)
+        if self.listing.shown is None:
+            self.listing.choose(0)
+        dispatcher.drain()
+        if not self.check_mode:
+            self._resolve_context()
+
+    def _resolve_context(self):
+        # Asked for once the alerts are being read: a file with a broken alert fails before any call to SCS.
+        if callable(self.context):
+            self.context = self.context()
+
+    def _plan(self, source):
+        """First pass over a source that can be read twice: the flows, and the alert each is extracted with (the
+        earliest with a capture file). Returns how many alerts there are."""
+        count = 0
+        for raw, _where in source:
+            count += 1
+            try:
+                alert, key = flow_key(raw)
+            except Rejected:
+                continue
+            self._flow(key).consider_source(alert)
+        return count
+
+    def _flow(self, key):
+        flow = self.flows.get(key)
+        if flow is None:
+            probe = self.probes.setdefault(key[0], key[0])  # one string per probe name, not one per flow
+            flow = self.flows[key] = FlowEvidence(self.dest, probe, key[1])
+        return flow
+
+    def _reject(self, raw, where, reason):
+        message = "%s: %s" % (where, reason) if where else reason
+        self.counts["failed"] += 1
+        self.counts["alerts"] += 1
+        if self.first_rejected is None:
+            self.first_rejected = message
+        if self.listing.lists("failed"):
+            alert = raw if isinstance(raw, dict) else {}
+            self.listing.add(self.listing.rejected, alert_result(alert, "failed", message, None, probe=alert.get("host")))
+
+    # -- fetching ----------------------------------------------------------------------------------------------
+
+    def _fetch_flow_safely(self, flow, source):
+        flow.source = source
         try:
-            return self.fetch_flow(flow)
+            outcome = self._guarded(self.fetch_flow, flow)
+        finally:
+            flow.source = None
+        self._settle(flow, outcome)
+
+    def _guarded(self, call, flow):
+        """``call(flow)``, or the Outcome of the error it raised (a refused token is raised)."""
+        try:
+            return call(flow)
         except (ScsAuthenticationError, ScsPermissionError):
             raise  # the whole run is pointless: fail the task with this message
         except ScsError as err:
@@ -114,18 +320,18 @@ class EvidenceRun:
         client = getattr(self._local, "client", None)
         return client.scrub(err) if client is not None else printable(err)
 
+    def _settle(self, flow, outcome):
+        flow.outcome, flow.message, flow.changed = outcome.outcome, outcome.message, flow.changed or outcome.changed
+        # The facts are only kept for the flows whose results are listed: memory holds counters for the others.
+        flow.facts = tuple(outcome.facts.get(key) for key in RESULT_FACT_KEYS) if self.listing.lists(outcome.outcome) else None
+
     def fetch_flow(self, flow):
+        """Fetch the pcap of ``flow`` with its ``source`` alert, unless a verified one is already on disk."""
         if not self.force:
             existing = flow.verified_existing()
             if existing is not None:
-                changed = merge_alerts(existing, flow)
-                if changed:
-                    flow.write_manifest(existing, self.mode)
-                return Outcome("present", facts=existing["pcap"], changed=changed)
-        source = flow.source_alert()
-        if source is None:
-            return Outcome("no_capture", "The alert has no capture_file: conditional pcap was off on probe %s when it "
-                                         "fired, so SCS holds no packets for it." % flow.probe)
+                return Outcome("present", facts=existing["pcap"])
+        source = flow.source
         prepare_directory(flow.directory, self.mode, what="probe directory")
         for attempt in range(1, CHAIN_ATTEMPTS + 1):
             try:
@@ -174,11 +380,15 @@ class EvidenceRun:
                         **self.download_limits)
         facts = {"file": os.path.basename(flow.pcap_path), "sha256": download["sha256"], "size": download["size"]}
         facts.update((key, summary.get(key)) for key in PCAP_FACT_KEYS)
+        places = self.spool.entries(flow)
+        listed = set()
         try:
-            flow.write_manifest(build_manifest(flow, facts, self.context, timeline, source), self.mode)
+            flow.write_manifest(build_manifest(flow, facts, self.context, timeline, source),
+                                unique_alerts(self.spool.read(places), listed), self.mode)
         except BaseException:
             os.unlink(flow.pcap_path)  # a pcap without its custody manifest is not evidence
             raise
+        flow.written, flow.unique = len(places), len(listed)
         if summary["header_only"]:
             return Outcome("no_packets", "Header-only pcap kept as asked (on_empty=keep).", facts=facts, changed=True)
         if flow_absent(summary):
@@ -189,25 +399,105 @@ class EvidenceRun:
                            facts=facts, changed=True)
         return Outcome("fetched", facts=facts, changed=True)
 
-    def _report(self, flows, outcomes, rejected):
-        results = []
-        for flow, outcome in zip(flows, outcomes):
-            kept = outcome.outcome in ("fetched", "present", "no_packets", "flow_absent") and os.path.exists(flow.pcap_path)
-            for alert in flow.alerts:
-                results.append(_alert_result(alert, outcome.outcome, outcome.message, outcome.facts, probe=flow.probe,
-                                             pcap=flow.pcap_path if kept else None,
-                                             manifest=flow.manifest_path if kept and os.path.exists(flow.manifest_path) else None))
-        for alert, reason in rejected:
-            results.append(_alert_result(alert if isinstance(alert, dict) else {}, "failed", reason, {}))
-        summary = {name: sum(1 for result in results if result["outcome"] == name) for name in OUTCOMES}
-        summary.update(alerts=len(results), flows=len(flows))
-        return {"changed": any(outcome.changed for outcome in outcomes), "results": results, "summary": summary}
+    # -- finishing ---------------------------------------------------------------------------------------------
+
+    def _finish(self, pool):
+        """Merge each flow's later alerts into its manifest and count (and list) its results, flow after flow in the
+        order they were first seen; the flows that need the disk are done by the workers, a bounded window ahead."""
+        window = collections.deque()
+        for flow in self.flows.values():
+            window.append(pool.submit(self._close_flow, flow) if self._needs_disk(flow) else flow)
+            while len(window) > max(1, self.workers) * QUEUED_PER_WORKER:
+                self._collect(window.popleft())
+        while window:
+            self._collect(window.popleft())
+        summary = {name: self.counts[name] for name in OUTCOMES}
+        if self.check_mode:
+            summary["fetch"] = self.counts["fetch"]
+        summary.update(alerts=self.counts["alerts"], flows=len(self.flows))
+        results = self.listing.results()
+        changed = self.counts["fetch"] > 0 if self.check_mode else any(flow.changed for flow in self.flows.values())
+        return {"changed": changed, "results": results, "summary": summary, "results_listed": self.listing.shown,
+                "results_unlisted": self.listing.unlisted, "first_failure": self.first_failure or self.first_rejected,
+                "notes": self.listing.notes}
+
+    def _needs_disk(self, flow):
+        return self.check_mode or flow.outcome is None or (flow.outcome in KEPT and flow.count > flow.written)
+
+    def _collect(self, item):
+        flow, entries, unique = item.result() if not isinstance(item, FlowEvidence) else self._close_flow(item)
+        self.counts[flow.outcome] += unique
+        self.counts["alerts"] += unique
+        if self.first_failure is None and flow.outcome in self.failing and flow.message:
+            self.first_failure = flow.message
+        for entry in entries:
+            self.listing.add(self.listing.flows, entry)
+
+    @property
+    def failing(self):
+        return failing_outcomes(self.on_empty, self.on_flow_absent)
+
+    def _close_flow(self, flow):
+        """Settle a flow that was not fetched, merge its later alerts into its manifest; return ``(flow, the results
+        of its alerts to list, how many different alerts it has)``."""
+        if self.check_mode or flow.outcome is None:
+            self._settle(flow, self._guarded(self._not_fetched, flow))
+        kept = flow.outcome in KEPT and not self.check_mode and os.path.exists(flow.pcap_path)
+        if kept and flow.count > flow.written:
+            self._merge(flow)
+        listed = self.listing.lists(flow.outcome)
+        if not listed and flow.count == flow.written:
+            return flow, [], flow.unique
+        places = self.spool.entries(flow)
+        entries, seen = [], set()
+        pcap = flow.pcap_path if kept or (self.check_mode and flow.outcome in ("fetch", "present")) else None
+        manifest = flow.manifest_path if kept and os.path.exists(flow.manifest_path) else None
+        facts = dict(zip(RESULT_FACT_KEYS, flow.facts or ()))
+        for alert in unique_alerts(self.spool.read(places), seen):
+            if listed:
+                entries.append(alert_result(alert, flow.outcome, flow.message, facts, probe=flow.probe, pcap=pcap,
+                                            manifest=manifest))
+        return flow, entries, len(seen)
+
+    def _not_fetched(self, flow):
+        """The outcome of a flow that was not fetched: there is no alert to extract it with, or check mode."""
+        existing = None if self.force else flow.verified_existing()
+        if existing is not None:
+            return Outcome("present", facts=existing["pcap"])
+        if self.check_mode and flow.dispatched:
+            return Outcome("fetch")
+        return Outcome("no_capture", "The alert has no capture_file: conditional pcap was off on probe %s when it "
+                                     "fired, so SCS holds no packets for it." % flow.probe)
+
+    def _merge(self, flow):
+        try:
+            added = flow.merge(lambda: self.spool.read(self.spool.entries(flow)), self.mode)
+        except OSError as err:
+            self._settle(flow, Outcome("failed", "The pcap of flow %d of %s is kept, but its manifest could not list "
+                                                 "the flow's other alerts: %s (%s). Free space or fix the permissions of "
+                                                 "dest and run again." % (flow.flow_id, flow.probe, err.strerror or err,
+                                                                          getattr(err, "filename", "") or "")))
+            return
+        if added:
+            flow.changed = True
 
 
-def _alert_result(alert, outcome, message, facts, probe=None, pcap=None, manifest=None):
+def failing_outcomes(on_empty, on_flow_absent):
+    """The outcomes that count as failures for fail_on."""
+    return (("failed",) + (("no_packets",) if on_empty == "fail" else ())
+            + (("flow_absent",) if on_flow_absent == "fail" else ()))
+
+
+def alert_result(alert, outcome, message, facts, probe=None, pcap=None, manifest=None):
+    """One entry of results: an alert, what happened to its flow, and its pcap's facts."""
+    facts = facts or {}
+    signature = alert.get("alert") if isinstance(alert.get("alert"), dict) else {}
+    text = signature.get("signature")
     return {
         "alert_id": alert.get("_id"), "probe": probe or alert.get("host"), "flow_id": alert.get("flow_id"),
         "kind": event_kind(alert) if alert else None,
+        "signature_id": signature.get("signature_id"),
+        "signature": printable(text)[:SIGNATURE_CHARS] if isinstance(text, str) else None,
         "outcome": outcome, "message": message, "pcap": pcap, "manifest": manifest,
         "sha256": facts.get("sha256"), "size": facts.get("size"), "packets": facts.get("packets"),
         "flow_present": facts.get("flow_present"), "flow_encapsulation": facts.get("flow_encapsulation"),

@@ -393,34 +393,47 @@ class ScsClient:
         ``more`` tells whether ``limit`` left results unread. Stops at ``limit``. A query that would need results past SCS's result window fails with a
         message on how to narrow it rather than silently returning a truncated list.
         """
+        state = {}
+        results = [item for page in self.pages(path, params, page_size, limit, window, state) for item in page]
+        return results, state["count"], state["more"]
+
+    def pages(self, path, params=None, page_size=100, limit=None, window=RESULT_WINDOW, state=None):
+        """The pages of a DRF paginated list, one list of results at a time, as ``get_all`` reads them (a page is
+        only given once it is known not to cross the result window). ``state`` (a dict) gets the ``count`` SCS gave
+        and, at the end, ``more``."""
         if not 1 <= page_size <= window:
             raise ScsConfigError("page_size must be between 1 and %d (got %s)." % (window, page_size))
         if limit is not None and limit < 0:
             raise ScsConfigError("limit must be 0 or more (got %s)." % limit)
-        results, page = [], 1
+        state = {} if state is None else state
+        read, page = 0, 1
         while True:
             body = self.get_json(path, dict(params or {}, page=page, page_size=page_size))
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):
                 raise ScsProtocolError("%s: expected a paginated body with 'results', got %s." % (
                     self.describe("GET", path), type(body).__name__), method="GET", path=path)
-            count = body.get("count", len(body["results"]))
-            results.extend(body["results"])
+            results = body["results"]
+            count = state["count"] = body.get("count", len(results))
             # `next` is only used as a flag: following its absolute URL could send the token to
             # whatever host the server believes it is (proxies, internal names).
-            has_next = bool(body.get("next")) and bool(body["results"])
-            if limit is not None and len(results) >= limit:
-                more = has_next or len(results) > limit or count > limit or count >= window
-                return results[:limit], count, more
+            has_next = bool(body.get("next")) and bool(results)
+            if limit is not None and read + len(results) >= limit:
+                state["more"] = has_next or read + len(results) > limit or count > limit or count >= window
+                yield results[:limit - read]
+                return
+            read += len(results)
             # SCS caps `count` at the window, so a full window of results may hide more.
-            at_window = count >= window and len(results) >= window
+            at_window = count >= window and read >= window
             if at_window or (has_next and (page + 1) * page_size > window):
                 raise ScsQueryWindowError(
                     "%s: the query matches %s%s results but SCS can only page through the first %d. Narrow the query "
                     "(shorter time window, a probe, a signature or a qfilter) or set limit to %d or less." % (
                         self.describe("GET", path), "at least " if count >= window else "", count, window, window),
                     method="GET", path=path, detail={"count": count})
+            yield results
             if not has_next:
-                return results, count, False
+                state["more"] = False
+                return
             page += 1
 
     # -- downloads --------------------------------------------------------------------------------

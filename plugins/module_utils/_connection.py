@@ -25,6 +25,11 @@ def connection_argument_spec():
     }
 
 
+def unechoed_note(value):
+    """What ``invocation`` shows instead of an option that is not echoed."""
+    return "(%d item(s), not echoed)" % len(value) if isinstance(value, (list, tuple, dict)) else "(not echoed)"
+
+
 def client_from_options(options):
     """A client from a mapping of the connection options (a module's params, or a plugin's options)."""
     return ScsClient(options["scs_url"], options["scs_token"], validate_certs=options["validate_certs"],
@@ -33,9 +38,14 @@ def client_from_options(options):
 
 
 class ScsModule(AnsibleModule):
-    """AnsibleModule with the shared connection options, one lazily built client and typed-error reporting."""
+    """AnsibleModule with the shared connection options, one lazily built client and typed-error reporting.
 
-    def __init__(self, argument_spec, **kwargs):
+    The options named in ``unechoed`` (lists that may be long, such as alerts) are not echoed back in the result's
+    ``invocation``, which Ansible registers and shows at -vvv: their value there is a note of how many items they held.
+    """
+
+    def __init__(self, argument_spec, unechoed=(), **kwargs):
+        self._unechoed = tuple(unechoed)
         spec = connection_argument_spec()
         spec.update(argument_spec)
         super().__init__(argument_spec=spec, **kwargs)
@@ -58,6 +68,23 @@ class ScsModule(AnsibleModule):
     def new_client(self):
         """A separate client (own session) with the module's connection options, e.g. for a worker thread."""
         return client_from_options(self.params)
+
+    def exit_json(self, **kwargs):
+        self._invocation(kwargs)
+        super().exit_json(**kwargs)
+
+    def fail_json(self, msg, **kwargs):
+        self._invocation(kwargs)
+        super().fail_json(msg, **kwargs)
+
+    def _invocation(self, result):
+        # AnsibleModule adds {"module_args": self.params} unless the result has an invocation already.
+        if not self._unechoed or "invocation" in result:
+            return
+        params = getattr(self, "params", None) or {}
+        result["invocation"] = {"module_args": {
+            name: unechoed_note(value) if name in self._unechoed and value is not None else value
+            for name, value in params.items()}}
 
     def fail_scs(self, err, **result):
         """Fail the task with a typed error's message and its HTTP facts."""

@@ -3,7 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Evidence layout and custody manifests: ``<dest>/<probe>/<flow_id>.pcap`` beside ``<flow_id>.json``."""
+"""Evidence layout and custody manifests: ``<dest>/<probe>/<flow_id>.pcap`` beside ``<flow_id>.json``.
+
+A manifest lists every alert of its flow, so it grows with the flow: it is written and read one alert at a time.
+"""
 
 from __future__ import annotations
 
@@ -14,61 +17,172 @@ import re
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
 from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks, sha256_file
+from ansible_collections.stamus.scs.plugins.module_utils._json_stream import JsonDocuments, JsonStreamError
 from ansible_collections.stamus.scs.plugins.module_utils._pcap import prepare_alert
 from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import FlowFilter
+from ansible_collections.stamus.scs.plugins.module_utils._spool import Chain
 
 MANIFEST_SCHEMA = "stamus.scs/evidence-manifest/v1"
 # Probe names become directory names: one path segment, no dot-files, no traversal.
 SAFE_DIRNAME_RE = re.compile(r"[0-9A-Za-z_][0-9A-Za-z_.@+-]*")  # whole string: fullmatch
 FIVE_TUPLE_KEYS = ("src_ip", "src_port", "dest_ip", "dest_port", "proto")
+# Alerts are written this many to a chunk of a manifest.
+ALERTS_PER_CHUNK = 64
 
 
 def utc_now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class FlowEvidence:
-    """The alerts of one flow on one probe: they share one pcap (the probe keeps one store per flow)."""
+class Rejected(Exception):
+    """An alert that cannot be filed as evidence; str() says why."""
+
+
+def flow_key(raw):
+    """``(alert, (probe, flow_id))`` for an alert (flat or an ES hit); Rejected when it cannot be filed as evidence."""
+    try:
+        alert, probe = prepare_alert(raw)
+    except ScsConfigError as err:
+        raise Rejected(str(err)) from None
+    flow_id = alert.get("flow_id")
+    if isinstance(flow_id, bool) or not isinstance(flow_id, int) or flow_id < 0:
+        raise Rejected("The alert has no valid flow_id (got %r): it cannot be filed as evidence." % (flow_id,))
+    if not SAFE_DIRNAME_RE.fullmatch(probe) or probe in (".", ".."):
+        raise Rejected("The probe name %r cannot be used as a directory name." % probe)
+    return alert, (probe, flow_id)
+
+
+def alert_time(alert):
+    """What orders the alerts of a flow in time (SCS writes @timestamp in one UTC ISO 8601 form)."""
+    return str(alert.get("@timestamp", alert.get("timestamp", "")))
+
+
+class FlowEvidence(Chain):
+    """One flow on one probe in a run: its alerts share one pcap (the probe keeps one store per flow).
+
+    One is held for every flow of a run, so it holds counters, not alerts: they are in the run's spool (the Chain
+    part), and in the flow's manifest once written.
+    """
+
+    __slots__ = ("dest", "probe", "flow_id", "source_time", "source_id", "source", "dispatched", "written", "unique",
+                 "outcome", "message", "facts", "changed")
 
     def __init__(self, dest, probe, flow_id):
+        super().__init__()
+        self.dest = dest
         self.probe = probe
         self.flow_id = flow_id
-        self.directory = os.path.join(dest, probe)
-        self.pcap_path = os.path.join(self.directory, "%d.pcap" % flow_id)
-        self.manifest_path = os.path.join(self.directory, "%d.json" % flow_id)
-        self.alerts = []
+        self.source_time = None  # when the alert to extract with is chosen before the fetch: its time and _id
+        self.source_id = None
+        self.source = None  # the alert the pcap is extracted with, while it is fetched
+        self.dispatched = False
+        self.written = 0  # spool entries of the flow that the manifest written by the fetch lists
+        self.unique = 0  # how many different alerts those are
+        self.outcome = None
+        self.message = None
+        self.facts = None
+        self.changed = False
 
     @property
-    def alert_ids(self):
-        return [alert["_id"] for alert in self.alerts]
+    def directory(self):
+        return os.path.join(self.dest, self.probe)
 
-    def source_alert(self):
-        """The alert to extract with: the earliest one that has a capture file (its file holds the most packets)."""
-        captured = [alert for alert in self.alerts if alert.get("capture_file")]
-        return min(captured, key=lambda alert: str(alert.get("@timestamp", alert.get("timestamp", "")))) if captured else None
+    @property
+    def pcap_path(self):
+        return os.path.join(self.dest, self.probe, "%d.pcap" % self.flow_id)
+
+    @property
+    def manifest_path(self):
+        return os.path.join(self.dest, self.probe, "%d.json" % self.flow_id)
 
     def five_tuple(self):
-        return five_tuple_of(self.source_alert() or self.alerts[0])
+        return five_tuple_of(self.source) if self.source is not None else None
 
-    def read_manifest(self):
+    def consider_source(self, alert):
+        """Before a fetch: keep ``alert`` as the one to extract with if it is the earliest with a capture file so far
+        (its capture file holds the most packets of the flow)."""
+        if alert.get("capture_file"):
+            when = alert_time(alert)
+            if self.source_id is None or when < self.source_time:
+                self.source_time, self.source_id = when, alert["_id"]
+
+    def read_manifest(self, ids=None):
+        """The manifest's members but its alerts, or None when it is missing or not a manifest; with ``ids`` (a set),
+        the ``_id`` of each alert it lists is added to it."""
+        documents = JsonDocuments(self.manifest_path)
         try:
-            with open(self.manifest_path, "rb") as handle:
-                manifest = json.load(handle)
-        except (OSError, ValueError):
+            for _line, alert in documents:
+                if ids is not None:
+                    ids.add(alert.get("_id") if isinstance(alert, dict) else None)
+        except (OSError, JsonStreamError):
             return None
+        manifest = documents.others
         return manifest if isinstance(manifest, dict) and manifest.get("schema") == MANIFEST_SCHEMA else None
 
     def verified_existing(self):
-        """The manifest of an existing pcap whose sha256 still matches it, else None."""
+        """The manifest (without its alerts) of an existing pcap whose sha256 still matches it, else None."""
         manifest = self.read_manifest()
         if manifest is None or not os.path.isfile(self.pcap_path):
             return None
-        expected = manifest.get("pcap", {}).get("sha256")
+        pcap = manifest.get("pcap")
+        expected = pcap.get("sha256") if isinstance(pcap, dict) else None
         return manifest if expected and sha256_file(self.pcap_path) == expected else None
 
-    def write_manifest(self, manifest, mode):
-        data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
-        atomic_write_chunks(self.manifest_path, [data], mode=mode)
+    def manifest_alerts(self):
+        """The alerts an existing manifest lists, one at a time."""
+        for _line, alert in JsonDocuments(self.manifest_path):
+            yield alert
+
+    def write_manifest(self, manifest, alerts, mode):
+        """Write the manifest ``manifest`` (its members but alerts) listing ``alerts`` (an iterable) atomically."""
+        atomic_write_chunks(self.manifest_path, manifest_chunks(manifest, alerts), mode=mode)
+
+    def merge(self, alerts, mode):
+        """Add to the existing manifest those of ``alerts()`` (a function returning an iterable, called twice) that it
+        does not list yet; return how many were added (0 too when there is no manifest to add to)."""
+        known = set()
+        manifest = self.read_manifest(known)
+        if manifest is None:
+            return 0
+        added = sum(1 for _alert in unique_alerts(alerts(), known))
+        if added:
+            manifest["recorded"] = utc_now()
+            listed = set()
+            self.write_manifest(manifest, _chain_iterables(unique_alerts(self.manifest_alerts(), listed),
+                                                           unique_alerts(alerts(), listed)), mode)
+        return added
+
+
+def _chain_iterables(*iterables):
+    for iterable in iterables:
+        yield from iterable
+
+
+def unique_alerts(alerts, seen):
+    """The alerts whose ``_id`` is not in ``seen`` yet, each once (``seen`` grows): a set, so the work is linear."""
+    for alert in alerts:
+        alert_id = alert.get("_id") if isinstance(alert, dict) else None
+        if alert_id not in seen:
+            seen.add(alert_id)
+            yield alert
+
+
+def manifest_chunks(manifest, alerts):
+    """The bytes of ``json.dumps(dict(manifest, alerts=list(alerts)), indent=2, sort_keys=True) + "\\n"``, written an
+    alert at a time (no other member sorts before ``alerts``)."""
+    if any(key < "alerts" for key in manifest):
+        raise ValueError("a manifest member sorts before alerts")
+    rest = json.dumps(manifest, indent=2, sort_keys=True)[1:] if manifest else "\n}"  # without its "{"
+    parts, count = ['{\n  "alerts": ['], 0
+    for alert in alerts:
+        parts.append("%s\n    %s" % ("," if count else "", json.dumps(alert, indent=2, sort_keys=True).replace("\n", "\n    ")))
+        count += 1
+        if len(parts) >= ALERTS_PER_CHUNK:
+            yield "".join(parts).encode("utf-8")
+            parts = []
+    parts.append("\n  ]" if count else "]")
+    parts.append(("," if manifest else "") + rest + "\n")
+    yield "".join(parts).encode("utf-8")
 
 
 def five_tuple_of(alert):
@@ -81,37 +195,13 @@ def five_tuple_of(alert):
     return five_tuple
 
 
-def plan_flows(alerts, dest):
-    """Group alerts by (probe, flow); return ``(flows, rejected)`` where rejected is ``[(alert, reason)]``."""
-    flows, rejected = {}, []
-    for raw in alerts:
-        try:
-            alert, probe = prepare_alert(raw)
-        except ScsConfigError as err:
-            rejected.append((raw, str(err)))
-            continue
-        flow_id = alert.get("flow_id")
-        if isinstance(flow_id, bool) or not isinstance(flow_id, int) or flow_id < 0:
-            rejected.append((alert, "The alert has no valid flow_id (got %r): it cannot be filed as evidence." % (flow_id,)))
-            continue
-        if not SAFE_DIRNAME_RE.fullmatch(probe) or probe in (".", ".."):
-            rejected.append((alert, "The probe name %r cannot be used as a directory name." % probe))
-            continue
-        key = (probe, flow_id)
-        if key not in flows:
-            flows[key] = FlowEvidence(dest, probe, flow_id)
-        if alert["_id"] not in flows[key].alert_ids:
-            flows[key].alerts.append(alert)
-    return list(flows.values()), rejected
-
-
 def build_manifest(flow, pcap_facts, context, steps, source_alert):
-    """The custody record of one flow's pcap: what it is, where it came from, who fetched it and when."""
-    manifest = {
+    """The custody record of one flow's pcap, but its alerts: what it is, where it came from, who fetched it and
+    when."""
+    return {
         "schema": MANIFEST_SCHEMA,
         "probe": flow.probe,
         "flow_id": flow.flow_id,
-        "alerts": flow.alerts,
         "pcap": pcap_facts,
         "extracted_with_alert": source_alert["_id"],
         "source": context["source"],
@@ -119,14 +209,3 @@ def build_manifest(flow, pcap_facts, context, steps, source_alert):
         "steps": steps,
         "recorded": utc_now(),
     }
-    return manifest
-
-
-def merge_alerts(manifest, flow):
-    """Add the flow's alerts that an existing manifest does not list yet; return whether any was added."""
-    known = {alert.get("_id") for alert in manifest.get("alerts", [])}
-    new = [alert for alert in flow.alerts if alert["_id"] not in known]
-    if new:
-        manifest["alerts"] = manifest.get("alerts", []) + new
-        manifest["recorded"] = utc_now()
-    return bool(new)

@@ -13,12 +13,17 @@ version_added: 1.0.0
 description:
   - For each alert, runs the SCS pcap chain (upload the alert, extract, retrieve, download) and files the pcap as
     C(<dest>/<probe>/<flow_id>.pcap) beside a custody manifest C(<flow_id>.json).
-  - Alerts come from O(alerts) (the output of M(stamus.scs.alert_info)) or from a query resolved exactly like
-    M(stamus.scs.alert_info) does.
+  - Alerts come from a query resolved exactly like M(stamus.scs.alert_info) does, from a file (O(alerts_file), for
+    hand-offs from a SOAR or a ticket), or from a list (O(alerts), the output of M(stamus.scs.alert_info), for a few).
+  - Alerts are streamed, in flat memory whatever their number. Each flow is fetched at its first alert with a capture
+    file while the rest are still read; the later alerts of a flow are added to its manifest once all are read. Memory
+    holds a small record per flow (its probe, flow id and counters), one page of alerts and a bounded queue; the alerts
+    themselves go to an unnamed temporary file in O(dest) while the task runs. Per-alert results are returned as far as
+    O(results) asks.
   - Declarations of Compromise and Sightings (O(event_kinds)) are fetched like alerts, SCS extracting the packets of
     their flow from their C(capture_file).
   - Alerts of the same flow on the same probe share one pcap, since the probe keeps one pcap store per flow.
-  - Runs O(workers) chains at once inside one task, so one task handles thousands of alerts.
+  - Runs O(workers) chains at once inside one task, so one task handles tens of thousands of alerts.
   - Every pcap is verified (pcap or pcapng magic, link type, packet count, whether packets of the alert's 5-tuple
     are present) before it is renamed into place; nothing partial or temporary is ever left behind.
   - The role C(stamus.scs.pcap_evidence) runs this module and writes a human report next to the evidence.
@@ -41,15 +46,31 @@ attributes:
 options:
   alerts:
     description:
-      - Alerts to fetch, as returned by M(stamus.scs.alert_info) (each needs C(_id), C(host) and C(flow_id)).
+      - Alerts to fetch, as returned by M(stamus.scs.alert_info) (each needs C(_id), C(host) and C(flow_id)), for a few
+        alerts at hand. They all go through Ansible's variables: for many alerts, give the query options or
+        O(alerts_file) instead.
       - Raw Elasticsearch hits with C(_source) are accepted too.
-      - Mutually exclusive with the query options (O(alert_ids), O(signature_id), O(severity), O(flow_id), O(probe),
-        O(qfilter), O(event_kinds), O(since), O(from), O(to)), which select alerts exactly as
+      - Never echoed back in the result's C(invocation) (which shows how many there were instead).
+      - Mutually exclusive with O(alerts_file) and with the query options (O(alert_ids), O(signature_id), O(severity),
+        O(flow_id), O(probe), O(qfilter), O(event_kinds), O(since), O(from), O(to)), which select alerts exactly as
         M(stamus.scs.alert_info) does.
       - Prefer O(alert_ids) when the alerts come from elsewhere (an event, a ticket), so that the module reads each
         alert from SCS itself instead of trusting a copy.
     type: list
     elements: dict
+  alerts_file:
+    description:
+      - A file of alerts to fetch, on the host the module runs on, for hand-offs from a SOAR, a ticket or another job;
+        read in bounded memory, whatever its size.
+      - One of a JSON list of alerts; a JSON object with an C(alerts) list (the registered result of
+        M(stamus.scs.alert_info), saved with C(to_json)), whose other members are ignored; or one alert per line
+        (NDJSON). Each alert (and each other member of the object) may take at most 1 MiB (1,048,576 characters); the
+        file is UTF-8.
+      - The file is read twice, first to check it whole, so that a malformed or oversized alert fails the task, naming
+        its line, before any call to SCS.
+      - Alerts are taken as given, like O(alerts): prefer O(alert_ids) when SCS should be asked for them.
+      - Mutually exclusive with O(alerts) and with the query options.
+    type: path
   dest:
     description:
       - Evidence directory. Created if missing; each probe gets a subdirectory.
@@ -114,6 +135,17 @@ options:
     type: str
     choices: [any, none]
     default: any
+  results:
+    description:
+      - Which per-alert entries RV(results) holds; RV(summary) always counts every alert.
+      - V(all) lists every alert (memory grows with the number of alerts); V(problems) only the alerts whose outcome
+        is not C(fetched) or C(present) (nor C(fetch) in check mode), at most 1,000 of them; V(none) no alert.
+      - V(auto) is V(all) for a run of at most 1,000 alerts and V(problems) for a larger one, with a warning. The
+        number is known before the first fetch (SCS's count of the query, or the alerts of O(alerts_file) or
+        O(alerts)).
+    type: str
+    choices: [auto, all, problems, none]
+    default: auto
   mode:
     description:
       - Octal permissions of the pcap and manifest files, for example V('0640'). Directories get the same bits plus
@@ -126,10 +158,21 @@ options:
         requester.
     type: dict
 notes:
+  - A query without O(limit) is read oldest first, page by page, and past the 10,000 results SCS can page through: once
+    10,000 are read, the next ones start at the newest C(@timestamp) read (SCS's bounds are inclusive; the alerts read
+    at that millisecond are skipped). The end of the time window is pinned when the task starts (O(to), else now), so
+    alerts arriving meanwhile do not shift the pages; they are for the next run. Only more than 10,000 alerts in one
+    millisecond stop it, with a message to narrow the query.
+  - A query with O(limit) (the newest alerts) and a lookup by O(alert_ids) are read whole first, into an unnamed
+    temporary file in O(dest), then fetched.
+  - Each flow is extracted with its earliest alert that has a capture file (whose capture file holds the most of the
+    flow); for O(alerts) and O(alerts_file) that is chosen in the first of their two readings.
+  - If reading the alerts fails midway (SCS unreachable), the pcaps fetched until then are kept with their manifests,
+    and the next run finds them C(present).
   - Outcomes per alert are C(fetched), C(present) (already on disk and verified), C(no_packets) (header-only pcap),
     C(flow_absent) (packets, but none of the alert's flow; see O(on_flow_absent)), C(rotated) (the capture file was
     rotated out of the probe's store; never retried), C(no_capture) (the alert has no C(capture_file) because
-    conditional pcap was off on its probe; nothing is called) and C(failed).
+    conditional pcap was off on its probe; nothing is called) and C(failed). An alert listed twice counts once.
 requirements:
   - requests
 seealso:
@@ -170,6 +213,20 @@ EXAMPLES = r"""
     since: 24h
     dest: /srv/evidence/doc
 
+- name: A month of severity 1 alerts, listing only the alerts that were not fetched
+  stamus.scs.alert_pcap:
+    severity: 1
+    since: 30d
+    page_size: 1000
+    dest: /srv/evidence/monthly
+    results: problems
+  register: pull
+
+- name: The alerts a SOAR playbook handed over, one per line (NDJSON)
+  stamus.scs.alert_pcap:
+    alerts_file: /srv/handoff/INC-4211-alerts.ndjson
+    dest: /srv/evidence/INC-4211
+
 - name: Alerts found earlier, keeping going when some fail
   stamus.scs.alert_pcap:
     alerts: "{{ found.alerts }}"
@@ -184,7 +241,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 results:
-  description: One entry per alert.
+  description:
+    - One entry per alert, as far as O(results) asks (see RV(results_listed)); an alert listed twice has one entry.
+    - Entries of flows come first, in the order their first alert was read, then the alerts that could not be used.
   returned: always
   type: list
   elements: dict
@@ -207,6 +266,16 @@ results:
       description: The alert's flow id.
       type: int
       sample: 2077942411095108
+    signature_id:
+      description: The alert's Suricata signature id (C(alert.signature_id)); V(null) when it has none.
+      type: int
+      sample: 2029743
+    signature:
+      description:
+        - The alert's signature (C(alert.signature)), control characters escaped, at most 512 characters; V(null)
+          when it has none.
+      type: str
+      sample: ET MALWARE Win32/Emotet CnC Activity (POST) M2
     outcome:
       description: What happened (see the notes); in check mode V(fetch) for what would be fetched.
       type: str
@@ -267,8 +336,40 @@ dropped_other_probes:
   returned: always
   type: int
   sample: 0
+results_listed:
+  description:
+    - Which alerts RV(results) lists; V(all), V(problems) or V(none) (what O(results=auto) came to).
+  returned: always
+  type: str
+  sample: all
+results_unlisted:
+  description:
+    - How many alerts with a problem RV(results) leaves out, past the 1,000 it lists in V(problems) mode; RV(summary)
+      counts them.
+  returned: always
+  type: int
+  sample: 0
+source:
+  description:
+    - The SCS the evidence comes from, as every manifest of the run records it (C(scs_url), C(scs_version), C(tenant)).
+    - V(null) in check mode, which does not ask SCS for its version.
+  returned: always
+  type: dict
+  sample:
+    scs_url: https://scs.example.net/rest/
+    scs_version: 41.1.0
+    tenant: null
+failure:
+  description:
+    - Why per-alert outcomes fail the task with O(fail_on=any) (how many alerts could not be fetched, and the first
+      reason), whether it failed or not; V(null) when no alert failed. Ids not found are in RV(not_found).
+  returned: always
+  type: str
+  sample: "2 of 200 alert(s) could not be fetched: Extract of pcap Xk3aQ4kBWK2kIefhuEoN on probe probe-01 failed: probe busy."
 summary:
-  description: How many alerts ended in each outcome, and how many alerts and flows there were.
+  description:
+    - How many alerts ended in each outcome, and how many alerts and flows there were.
+    - In check mode, C(fetch) counts the alerts whose pcap would be fetched.
   returned: always
   type: dict
   sample:
@@ -289,17 +390,11 @@ import socket
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 
-from ansible_collections.stamus.scs.plugins.module_utils._alert_api import event_kind
-from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
-    ALERT_FILTER_OPTIONS,
-    ALERT_QUERY_ARGUMENT_SPEC,
-    AlertQuery,
-    query_alerts,
-)
-from ansible_collections.stamus.scs.plugins.module_utils._batch import EvidenceRun
+from ansible_collections.stamus.scs.plugins.module_utils._alert_stream import alert_source
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_FILTER_OPTIONS, ALERT_QUERY_ARGUMENT_SPEC
+from ansible_collections.stamus.scs.plugins.module_utils._batch import RESULTS_MODES, EvidenceRun, failing_outcomes
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
-from ansible_collections.stamus.scs.plugins.module_utils._evidence import plan_flows
 from ansible_collections.stamus.scs.plugins.module_utils._files import (
     check_within,
     directory_lock,
@@ -311,14 +406,8 @@ from ansible_collections.stamus.scs.plugins.module_utils._pcap import DOWNLOAD_A
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 MAX_LISTED = 10
-
-
-def resolve_alerts(module):
-    """The alerts to fetch (an AlertQuery): those given, or those the query options find."""
-    params = module.params
-    if params["alerts"] is not None:
-        return AlertQuery(params["alerts"], len(params["alerts"]), False)
-    return query_alerts(module.client, params)
+# The options that give the alerts; exactly one of them, or query options.
+GIVEN_ALERTS = ("alerts", "alerts_file")
 
 
 def custody_context(module):
@@ -334,24 +423,11 @@ def custody_context(module):
     }
 
 
-def check_mode_report(alerts, dest):
-    flows, rejected = plan_flows(alerts, dest)
-    results = []
-    for flow in flows:
-        outcome = "present" if flow.verified_existing() else ("no_capture" if flow.source_alert() is None else "fetch")
-        results += [{"alert_id": alert["_id"], "probe": flow.probe, "flow_id": flow.flow_id, "kind": event_kind(alert),
-                     "outcome": outcome, "pcap": flow.pcap_path} for alert in flow.alerts]
-    results += [{"alert_id": alert.get("_id"), "kind": event_kind(alert), "outcome": "failed", "message": reason}
-                if isinstance(alert, dict) else {"alert_id": None, "kind": None, "outcome": "failed", "message": reason}
-                for alert, reason in rejected]
-    return {"changed": any(result["outcome"] == "fetch" for result in results), "results": results,
-            "summary": {"alerts": len(results), "flows": len(flows)}}
-
-
-def failing_outcomes(on_empty, on_flow_absent):
-    """The outcomes that count as failures for fail_on."""
-    return (("failed",) + (("no_packets",) if on_empty == "fail" else ())
-            + (("flow_absent",) if on_flow_absent == "fail" else ()))
+def check_selection(params):
+    given = [name for name in GIVEN_ALERTS if params[name] is not None]
+    if len(given) > 1 or (given and any(params[name] is not None for name in ALERT_FILTER_OPTIONS)):
+        raise ScsConfigError("Give the alerts one way: alerts, alerts_file or query options (%s)." % ", ".join(
+            ALERT_FILTER_OPTIONS))
 
 
 def main():
@@ -360,6 +436,7 @@ def main():
             ALERT_QUERY_ARGUMENT_SPEC,
             **DOWNLOAD_ARGUMENT_SPEC,
             alerts={"type": "list", "elements": "dict"},
+            alerts_file={"type": "path"},
             dest={"type": "path", "required": True},
             dest_root={"type": "path", "fallback": (env_fallback, ["SCS_EVIDENCE_ROOT"])},
             lock_timeout={"type": "int", "default": 900},
@@ -368,68 +445,78 @@ def main():
             on_empty={"type": "str", "choices": ["fail", "warn", "keep"], "default": "warn"},
             on_flow_absent={"type": "str", "choices": ["fail", "warn", "keep"], "default": "warn"},
             fail_on={"type": "str", "choices": ["any", "none"], "default": "any"},
+            results={"type": "str", "choices": list(RESULTS_MODES), "default": "auto"},
             mode={"type": "str", "default": "0640"},
             custody={"type": "dict"},
         ),
         mutually_exclusive=[("since", "from")],
-        required_one_of=[("alerts",) + ALERT_FILTER_OPTIONS],
+        required_one_of=[GIVEN_ALERTS + ALERT_FILTER_OPTIONS],
         supports_check_mode=True,
+        unechoed=("alerts",),
     )
     params = module.params
+    stale, source, result = [], None, None
     try:
         if not 1 <= params["workers"] <= 64:
             raise ScsConfigError("workers must be between 1 and 64 (got %d)." % params["workers"])
-        if params["alerts"] is not None and any(params[name] is not None for name in ALERT_FILTER_OPTIONS):
-            raise ScsConfigError("Give either alerts or query options (%s), not both." % ", ".join(ALERT_FILTER_OPTIONS))
+        check_selection(params)
         mode = parse_mode(params["mode"])
         limits = download_limits(params)
         check_within(params["dest"], params["dest_root"])
-        found = resolve_alerts(module)
-        alerts, not_found = found.alerts, found.not_found
-        for warning in found.warnings:
-            module.warn(warning)
+        reads_scs = all(params[name] is None for name in GIVEN_ALERTS)
         if module.check_mode:
-            module.exit_json(not_found=not_found, dropped_other_probes=found.dropped,
-                             **check_mode_report(alerts, params["dest"]))
-        prepare_directory(params["dest"], mode)
-        run = EvidenceRun(module.new_client, params["dest"], force=params["force"], on_empty=params["on_empty"],
-                          mode=mode, workers=params["workers"], context=custody_context(module),
-                          on_flow_absent=params["on_flow_absent"], download_limits=limits)
-        with directory_lock(params["dest"], params["lock_timeout"]):
-            stale = remove_stale_parts(params["dest"], depth=1)
-            result = run.run(alerts)
+            source = alert_source(module.client if reads_scs else None, params)
+            result = EvidenceRun(module.new_client, params["dest"], force=params["force"], workers=params["workers"],
+                                 results=params["results"], check_mode=True).run(source)
+            result["source"] = None
+        else:
+            source = alert_source(module.client if reads_scs else None, params, directory=params["dest"])
+            prepare_directory(params["dest"], mode)
+            run = EvidenceRun(module.new_client, params["dest"], force=params["force"], on_empty=params["on_empty"],
+                              mode=mode, workers=params["workers"], context=lambda: custody_context(module),
+                              on_flow_absent=params["on_flow_absent"], download_limits=limits,
+                              results=params["results"])
+            with directory_lock(params["dest"], params["lock_timeout"]):
+                stale = remove_stale_parts(params["dest"], depth=1)
+                result = run.run(source)
+            result["source"] = run.context["source"]
     except ScsError as err:
         module.fail_scs(err)
+    finally:
+        if source is not None and hasattr(source, "close"):
+            source.close()
+    report(module, source, result, stale)
+
+
+def report(module, source, result, stale):
+    """Warn, add what the query found, and fail the task as fail_on asks."""
+    params, summary = module.params, result["summary"]
     if stale:
         module.warn("Removed %d temporary file(s) that an interrupted run left in %s." % (len(stale), params["dest"]))
-    if params["on_empty"] == "warn" and result["summary"]["no_packets"]:
+    for warning in source.findings.warnings() + result.pop("notes"):
+        module.warn(warning)
+    if params["on_empty"] == "warn" and summary["no_packets"]:
         module.warn("%d alert(s) had no packets in the probe's pcap store (header-only pcap); see results."
-                    % result["summary"]["no_packets"])
-    if params["on_flow_absent"] == "warn" and result["summary"]["flow_absent"]:
+                    % summary["no_packets"])
+    if params["on_flow_absent"] == "warn" and summary["flow_absent"]:
         module.warn("%d alert(s) got a pcap without any packet of their flow (none of the alert's 5-tuple); it was kept: "
-                    "check it before relying on it, see results." % result["summary"]["flow_absent"])
-    result["not_found"] = not_found
-    result["dropped_other_probes"] = found.dropped
+                    "check it before relying on it, see results." % summary["flow_absent"])
+    not_found = source.findings.not_found
+    result.update(not_found=not_found, dropped_other_probes=source.findings.dropped, failure=None)
+    failed = sum(summary[outcome] for outcome in failing_outcomes(params["on_empty"], params["on_flow_absent"]))
+    first_failure = result.pop("first_failure")
     problems = []
-    failing = failing_outcomes(params["on_empty"], params["on_flow_absent"])
-    failed = sum(result["summary"][outcome] for outcome in failing)
     if failed:
-        problems.append("%d of %d alert(s) could not be fetched: %s" % (
-            failed, len(result["results"]), first_failure(result, failing)))
+        result["failure"] = "%d of %d alert(s) could not be fetched: %s" % (failed, summary["alerts"],
+                                                                           first_failure or "see results.")
+        problems.append(result["failure"])
     if not_found:
         problems.append("%d of the alert_ids were not found on SCS: %s%s. Check the ids, the other filters and the time "
                         "window (since, from, to)." % (len(not_found), ", ".join(not_found[:MAX_LISTED]),
                                                        ", ..." if len(not_found) > MAX_LISTED else ""))
-    if problems and params["fail_on"] == "any":
+    if problems and params["fail_on"] == "any" and not module.check_mode:
         module.fail_json(msg="%s Set fail_on=none to accept partial results." % " ".join(problems), **result)
     module.exit_json(**result)
-
-
-def first_failure(result, failing):
-    for entry in result["results"]:
-        if entry["outcome"] in failing and entry.get("message"):
-            return entry["message"]
-    return "see results."
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable
+
 MIB = 1 << 20
 # The most one document (an alert, one line of NDJSON, one top-level value beside the list) may take, in characters.
 MAX_DOCUMENT_CHARS = MIB
@@ -92,6 +94,8 @@ class _Reader:
             if end == len(self.buf) and not self.eof:
                 self._more(start_line)  # a number or word may go on in what is not read yet
                 continue
+            if end - self.pos > self.cap:
+                raise _TooLarge(start_line)
             self.advance(end)
             return value, start_line
 
@@ -210,13 +214,15 @@ class JsonDocuments:
                     try:
                         self.others[key] = reader.value()[0]
                     except _TooLarge as big:
-                        raise JsonStreamError("line %d: the %s member is larger than %d characters, the most a member "
-                                              "beside %s may take." % (big.line, key, self.cap, self.list_key)) from None
+                        raise JsonStreamError("line 1: the document there is larger than %d characters, the most one "
+                                              "may take (its %s member, at line %d, alone is), and is no object with a "
+                                              "%s list." % (self.cap, printable(repr(key))[:80], big.line,
+                                                            self.list_key)) from None
                 if reader.take(",}", "',' or '}' after a member") == "}":
                     break
         if not found:
             raise JsonStreamError("line 1: a JSON object larger than %d characters (the most one document may take) "
-                                  "without a %s list." % (self.cap, self.list_key))
+                                  "with no %s list." % (self.cap, self.list_key))
 
     @staticmethod
     def _end(reader, what):

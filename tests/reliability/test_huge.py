@@ -56,14 +56,14 @@ def test_ten_thousand_alerts_in_one_task(emu, tmp_path, ledger):
     alerts = synthetic_alerts(real[0], 9990) + real
     dest = tmp_path / "evidence"
     emu.clear_requests()
-    result, rss, seconds = run_module_direct("alert_pcap", dict(connection(emu), alerts=alerts, dest=str(dest), workers=4),
-                                             tmp_path)
+    result, rss, seconds = run_module_direct("alert_pcap", dict(connection(emu), alerts=alerts, dest=str(dest), workers=4,
+                                                                results="all"), tmp_path)
     assert result["_rc"] == 0 and not result.get("failed"), (result.get("msg"), result["_stderr"][-2000:])
     summary = result["summary"]
     assert summary == {"alerts": 10000, "flows": 10000, "fetched": 10, "present": 0, "no_packets": 0, "flow_absent": 0,
                        "rotated": 0, "no_capture": 9990, "failed": 0}, summary
     fetched = {entry["alert_id"] for entry in result["results"] if entry["outcome"] == "fetched"}
-    assert fetched == {alert["_id"] for alert in real}
+    assert fetched == {alert["_id"] for alert in real} and len(result["results"]) == 10000
     calls = collections.Counter(entry["path"].rstrip("/").rsplit("/", 1)[-1] for entry in emu.requests()
                                 if "/filestore_pcap/" in entry["path"])
     assert calls == {"upload": 10, "extract_pcap": 10, "retrieve": 10, "download": 10}, calls

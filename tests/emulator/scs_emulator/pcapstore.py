@@ -10,14 +10,20 @@ directions, on the outer packet or inside a tunnel; for an alert with a `tunnel`
 inside that tunnel) from `capture_file` and the later files of the same capture thread, written as a
 classic pcap (magic d4c3b2a1, linktype 1, snaplen 65536). `extract_for_alert(store_dir, alert)`
 is the pure function the tests use to compute the expected bytes.
+
+A store is indexed (`StoreIndex`): which files hold packets of which 5-tuple, so that an extraction
+reads only the files of its flow, whatever the size of the store. The index follows the directory
+(files added or deleted) and each thread's newest file (the only one that grows).
 """
 
+import collections
 import dataclasses
 import os
 import posixpath
 import re
 import struct
 import threading
+import time
 
 from . import tunnels
 
@@ -197,9 +203,11 @@ def _remove(path):
 
 # ---------------------------------------------------------------- reading and extraction
 
-_CACHE = {}
+_CACHE = collections.OrderedDict()  # path -> (signature, data, index), least recently used first
 _CACHE_LOCK = threading.Lock()
 _CACHE_MAX = 1024
+# A directory changed this recently may change again within its mtime's granularity: list it again.
+RACY_SECONDS = 2.0
 
 
 def frame_key(frame):
@@ -275,8 +283,9 @@ def _indexed(path):
     sig = (st.st_mtime_ns, st.st_size)
     with _CACHE_LOCK:
         entry = _CACHE.get(path)
-    if entry is not None and entry[0] == sig:
-        return entry[1], entry[2]
+        if entry is not None and entry[0] == sig:
+            _CACHE.move_to_end(path)
+            return entry[1], entry[2]
     with open(path, "rb") as fh:
         data = fh.read()
     index = {}
@@ -284,10 +293,93 @@ def _indexed(path):
         for key in dict.fromkeys(frame_keys(frame)):
             index.setdefault(key, []).append((off, length))
     with _CACHE_LOCK:
-        if len(_CACHE) >= _CACHE_MAX:
-            _CACHE.clear()
         _CACHE[path] = (sig, data, index)
+        _CACHE.move_to_end(path)
+        while len(_CACHE) > _CACHE_MAX:
+            _CACHE.popitem(last=False)
     return data, index
+
+
+class StoreIndex:
+    """Which files of one store hold packets of which 5-tuple (every key of every IP layer, as `_indexed`)."""
+
+    _indexes = {}
+    _indexes_guard = threading.Lock()
+
+    def __init__(self, root):
+        self.root = root
+        self.lock = threading.Lock()
+        self.listed = None  # the directory's mtime when it was listed
+        self.files = {}  # name -> (StoreFile, signature, keys)
+        self.keys = {}  # key -> {name}
+        self.newest = {}  # thread -> its newest file
+
+    @classmethod
+    def of(cls, root):
+        with cls._indexes_guard:
+            index = cls._indexes.get(root)
+            if index is None:
+                index = cls._indexes[root] = cls(root)
+            return index
+
+    def files_with(self, key, first):
+        """The files of `first`'s capture thread, from `first` on, that hold packets of `key`, oldest first."""
+        with self.lock:
+            self._refresh()
+            found = [self.files[name][0] for name in self.keys.get(key, ())]
+        return sorted((f for f in found if f.thread == first.thread and f.sort_key >= first.sort_key),
+                      key=lambda f: f.sort_key)
+
+    def _refresh(self):
+        try:
+            mtime = os.stat(self.root).st_mtime_ns
+        except FileNotFoundError:
+            mtime = None
+        if mtime != self.listed or time.time() - (mtime or 0) / 1e9 < RACY_SECONDS:
+            present = {f.name: f for f in list_files(self.root)}
+            for name in [name for name in self.files if name not in present]:
+                self._forget(name)
+            for name, store_file in present.items():
+                if name not in self.files:
+                    self._learn(store_file)
+            self.listed = mtime
+            self.newest = {}
+            for store_file, _sig, _keys in self.files.values():
+                held = self.newest.get(store_file.thread)
+                if held is None or store_file.sort_key > held.sort_key:
+                    self.newest[store_file.thread] = store_file
+        for store_file in list(self.newest.values()):  # only a thread's newest file grows
+            entry = self.files.get(store_file.name)
+            if entry is not None and _signature(store_file.path) != entry[1]:
+                self._forget(store_file.name)
+                self._learn(store_file)
+
+    def _learn(self, store_file):
+        sig = _signature(store_file.path)
+        try:
+            _data, index = _indexed(store_file.path)
+        except FileNotFoundError:
+            return
+        for key in index:
+            self.keys.setdefault(key, set()).add(store_file.name)
+        self.files[store_file.name] = (store_file, sig, tuple(index))
+
+    def _forget(self, name):
+        _store_file, _sig, keys = self.files.pop(name)
+        for key in keys:
+            names = self.keys.get(key)
+            if names is not None:
+                names.discard(name)
+                if not names:
+                    del self.keys[key]
+
+
+def _signature(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
 
 
 def extract_for_alert(root, alert):
@@ -309,9 +401,8 @@ def extract_for_alert(root, alert):
     outer_key = tunnel_key(alert)
     match = FILE_RE.match(name)
     if match:
-        first = (int(match.group(1)), int(match.group(2)), name)
-        chain = [f for f in list_files(root) if f.thread == first[1] and f.sort_key >= first]
-        paths = [f.path for f in chain]
+        first = StoreFile(name, int(match.group(1)), int(match.group(2)), path)
+        paths = [f.path for f in StoreIndex.of(root).files_with(key, first)]
     else:
         paths = [path]
     out = [GLOBAL_HEADER]

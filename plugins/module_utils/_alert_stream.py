@@ -159,21 +159,21 @@ class FileSource:
 
 
 class SpooledSource:
-    """Alerts read once from ``reader`` (SCS) into an unnamed temporary file in ``directory``, then read back from it
-    as many times as needed. With ``newest``, only that many of them, the newest (by ``@timestamp``)."""
+    """Alerts read once from ``reader`` (SCS) into an unnamed temporary file (in the system's temporary directory), then
+    read back from it as many times as needed. With ``newest``, only that many of them, the newest (by
+    ``@timestamp``)."""
 
     ordered = False
 
-    def __init__(self, reader, findings, directory=None, newest=None):
+    def __init__(self, reader, findings, newest=None):
         self.reader = reader
         self.findings = findings
-        self.directory = directory
         self.newest = newest
         self.file = None
         self.chosen = None
 
     def _spool(self):
-        self.file = tempfile.TemporaryFile(prefix=".stamus-scs-alerts-", dir=self.directory)  # pylint: disable=consider-using-with
+        self.file = tempfile.TemporaryFile(prefix=".stamus-scs-alerts-")  # pylint: disable=consider-using-with
         heap = []
         for index, alert in enumerate(self.reader):
             self.file.write(json.dumps(alert, separators=(",", ":")).encode("utf-8") + b"\n")
@@ -287,7 +287,7 @@ def by_ids(client, queries, findings, page_size):
                     yield alert
 
 
-def alert_source(client, options, directory=None, now=None):
+def alert_source(client, options, now=None):
     """The source of an alert_pcap run's alerts: the ``alerts`` list, the ``alerts_file``, or the query options
     (ALERT_QUERY_ARGUMENT_SPEC). With a probe, SCS's keyword suffix is read first."""
     if options.get("alerts") is not None:
@@ -303,7 +303,7 @@ def alert_source(client, options, directory=None, now=None):
     ids = options.get("alert_ids")
     findings = Findings(probe, keyword, unread, ids)
     if ids is not None:
-        return SpooledSource(by_ids(client, queries, findings, page_size), findings, directory, newest=limit)
+        return SpooledSource(by_ids(client, queries, findings, page_size), findings, newest=limit)
     if limit is not None:
-        return SpooledSource(newest_first(client, queries[0], findings, page_size, limit), findings, directory)
+        return SpooledSource(newest_first(client, queries[0], findings, page_size, limit), findings)
     return QueryStream(client, queries[0], findings, page_size, now=now)

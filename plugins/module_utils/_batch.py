@@ -219,7 +219,7 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         self.listing = Listing(self.results_mode)
         self.counts = collections.Counter()
         self.first_failure = self.first_rejected = None
-        with AlertSpool(None if self.check_mode else self.dest) as spool, \
+        with AlertSpool() as spool, \
                 ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
             self.spool = spool
             try:

@@ -18,7 +18,8 @@ description:
   - Alerts are streamed, in flat memory whatever their number. Each flow is fetched at its first alert with a capture
     file while the rest are still read; the later alerts of a flow are added to its manifest once all are read. Memory
     holds a small record per flow (its probe, flow id and counters), one page of alerts and a bounded queue; the alerts
-    themselves go to an unnamed temporary file in O(dest) while the task runs. Per-alert results are returned as far as
+    themselves go to an unnamed temporary file in the system's temporary directory (E(TMPDIR)) while the task runs,
+    which takes about their size in JSON (some 3 KiB per alert). Per-alert results are returned as far as
     O(results) asks.
   - Declarations of Compromise and Sightings (O(event_kinds)) are fetched like alerts, SCS extracting the packets of
     their flow from their C(capture_file).
@@ -164,7 +165,7 @@ notes:
     alerts arriving meanwhile do not shift the pages; they are for the next run. Only more than 10,000 alerts in one
     millisecond stop it, with a message to narrow the query.
   - A query with O(limit) (the newest alerts) and a lookup by O(alert_ids) are read whole first, into an unnamed
-    temporary file in O(dest), then fetched.
+    temporary file, then fetched.
   - Each flow is extracted with its earliest alert that has a capture file (whose capture file holds the most of the
     flow); for O(alerts) and O(alerts_file) that is chosen in the first of their two readings.
   - If reading the alerts fails midway (SCS unreachable), the pcaps fetched until then are kept with their manifests,
@@ -386,6 +387,7 @@ summary:
 
 import getpass
 import socket
+import tempfile
 
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
@@ -470,7 +472,7 @@ def main():
                                  results=params["results"], check_mode=True).run(source)
             result["source"] = None
         else:
-            source = alert_source(module.client if reads_scs else None, params, directory=params["dest"])
+            source = alert_source(module.client if reads_scs else None, params)
             prepare_directory(params["dest"], mode)
             run = EvidenceRun(module.new_client, params["dest"], force=params["force"], on_empty=params["on_empty"],
                               mode=mode, workers=params["workers"], context=lambda: custody_context(module),
@@ -482,6 +484,11 @@ def main():
             result["source"] = run.context["source"]
     except ScsError as err:
         module.fail_scs(err)
+    except OSError as err:
+        module.fail_json(msg="Cannot write %s: %s. Free space or fix the permissions there; the pcaps fetched until "
+                             "then are kept with their manifests." % (
+                                 err.filename or "the temporary file that holds the run's alerts, in %s (TMPDIR)"
+                                 % tempfile.gettempdir(), err.strerror or err))
     finally:
         if source is not None and hasattr(source, "close"):
             source.close()

@@ -1,10 +1,13 @@
 """Scale: alert_pcap over 50,000 alerts in one task, from a query (past SCS's 10,000-result window) and from an
 alerts_file, each run as its own process so that its peak resident memory can be measured. Memory must hold counters
-per flow, not the alerts: the limit is generous (the benchmark's target is 80 MiB), the point is that it stays flat."""
+per flow, not the alerts: the limit is generous (the benchmark's target is 80 MiB), the point is that it stays flat.
+Disruptions: the temporary directory where the alerts wait fills up."""
 
 import collections
+import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -12,6 +15,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # inputkit, under --import-mode=importlib
 
+from faultkit import crash_signs  # noqa: E402
 from inputkit import files_under, run_module_direct  # noqa: E402
 from runner import TOKEN_MARKER, Emulator  # noqa: E402
 
@@ -108,3 +112,41 @@ def test_alerts_file_of_50000_alerts_in_flat_memory(emu, tmp_path, ledger):
         path.stat().st_size / 1048576.0), "alert_pcap", "survived",
         "summary exact (10 fetched, 49,990 no_capture), 40 pcap calls; peak RSS %.0f MiB (limit %d), %.1f s" % (
             rss, RSS_LIMIT_MIB, seconds))
+
+
+@contextlib.contextmanager
+def tiny_disk(path, size):
+    path.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % size, "tmpfs", str(path)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip("cannot mount a tmpfs at %s: %s" % (path, (proc.stderr or proc.stdout).strip()))
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+
+def test_a_full_temporary_directory_is_a_clear_error(tmp_path, ledger, monkeypatch):
+    """The alerts wait in an unnamed file in TMPDIR: 200 alerts (about 500 KiB) do not fit in 64 KiB. The module runs
+    as its own process (ansible-playbook would need TMPDIR for itself)."""
+    with Emulator(tls=True, seed=75, probes=3, templates=1, alerts=200, flows=120, pcap="all",
+                  extra_args=("--pcap-total-size", "100000000"), token=TOKEN_MARKER) as small, \
+            tiny_disk(tmp_path / "tmp", "64k") as spool_dir:
+        dest = tmp_path / "evidence"
+        monkeypatch.setenv("TMPDIR", str(spool_dir))
+        result, _rss, _seconds = run_module_direct("alert_pcap", dict(connection(small), since="30d", dest=str(dest),
+                                                                       workers=1), tmp_path)
+        assert result["failed"] and result["msg"].startswith(
+            "Cannot write the temporary file that holds the run's alerts, in %s (TMPDIR): No space left on device. "
+            % spool_dir), result["msg"]
+        assert not crash_signs(result["_stderr"], "") and TOKEN_MARKER not in json.dumps(result)
+        assert os.listdir(spool_dir) == []
+        names = files_under(dest)
+        pcaps = [name for name in names if name.endswith(".pcap")]
+        assert all(name.endswith((".pcap", ".json")) for name in names) and len(names) == 2 * len(pcaps)
+        ledger.checked("no partial file")
+        ledger.checked("no traceback")
+        ledger.record("Disruptions", "TMPDIR full while alert_pcap keeps the run's alerts there (64 KiB tmpfs)",
+                      "alert_pcap, 200 alerts", "clear error", "%s; %d pcaps fetched before it were kept with their "
+                      "manifests" % (result["msg"][:150], len(pcaps)))

@@ -17,7 +17,7 @@ ALERTS, FLOWS, WORKERS = 500, 300, 4
 SUBSETS = {"steps": (8, 16), "vendor": (25, 50)}
 REPEATS = 3
 BATCH_REPEATS = 5  # (a) and (d) are close to their 1.5x target: more runs for a steadier median
-EMULATOR = {"tls": True, "seed": 11, "probes": 3, "templates": 2, "pcap": "all",
+EMULATOR = {"tls": True, "seed": 11, "probes": 3, "templates": 2, "pcap": "all", "startup_timeout": 900,
             "extra_args": ("--pcap-total-size", "100000000")}  # large store: nothing rotated
 
 
@@ -37,7 +37,7 @@ def alert_pcap_playbook(workdir, alerts):
 def alert_pcap_once(emu, workdir, playbook, flows, index):
     dest = os.path.join(workdir, "alert_pcap-%d" % index)
     with Meter(emu) as meter:
-        run_playbook(playbook, emu.env(), {"dest": dest})
+        run_playbook(playbook, emu.env(), {"dest": dest}, timeout=3600)
     if count_pcaps(dest) != flows:
         raise RuntimeError("alert_pcap wrote %d pcaps for %d flows" % (count_pcaps(dest), flows))
     shutil.rmtree(dest)

@@ -1,5 +1,5 @@
-"""5. Scaling: alert_pcap (one ansible-playbook task, workers 4) over 50, 500 and 5,000 alerts, flows = 60 % of alerts.
-Each size has its own emulator, seeded before the clock starts."""
+"""5. Scaling: alert_pcap (one ansible-playbook task, workers 4) over 50, 500, 5,000 and 20,000 alerts, flows = 60 % of
+alerts. Each size has its own emulator, seeded before the clock starts."""
 
 import shutil
 import tempfile
@@ -7,7 +7,7 @@ import tempfile
 from batch import EMULATOR, time_alert_pcap
 from common import Emulator
 
-SIZES = ((50, 3), (500, 3), (5000, 1))  # (alerts, repeats)
+SIZES = ((50, 3), (500, 3), (5000, 1), (20000, 1))  # (alerts, repeats)
 
 
 def run():

@@ -114,21 +114,20 @@ def test_more_alerts_in_one_millisecond_than_the_window_is_a_clear_error(tail):
         ids(QueryStream(client(), {"from_date": T0}, Findings(), page_size=5, window=10, now=(T0 + 9000) / 1000))
 
 
-def test_a_limit_takes_the_newest_and_reads_them_before_any_fetch(tail, tmp_path):
+def test_a_limit_takes_the_newest_and_reads_them_before_any_fetch(tail):
     for step in range(8):
         tail.add(T0 + step)
-    source = alert_source(client(), {"since": "30d", "limit": 3, "page_size": 2}, directory=str(tmp_path),
-                          now=(T0 + 60000) / 1000)
+    source = alert_source(client(), {"since": "30d", "limit": 3, "page_size": 2}, now=(T0 + 60000) / 1000)
     assert not source.ordered
     assert ids(source) == ["a007", "a006", "a005"] and ids(source) == ["a007", "a006", "a005"]
     assert len([query for query in tail.queries]) == 2  # read once, from SCS; the second pass reads the spool
     source.close()
 
 
-def test_ids_not_found_and_other_probes_are_told(tail, tmp_path):
+def test_ids_not_found_are_told(tail):
     tail.add(T0, host="probe-01")
     tail.add(T0 + 1, host="probe-01-dmz")
-    source = alert_source(client(), {"alert_ids": ["a000", "a001", "nope"], "page_size": 10}, directory=str(tmp_path))
+    source = alert_source(client(), {"alert_ids": ["a000", "a001", "nope"], "page_size": 10})
     assert ids(source) == ["a001", "a000"]
     assert source.findings.not_found == ["nope"] and source.findings.dropped == 0
     source.close()

@@ -33,6 +33,10 @@ notes:
     Before writing, the pcap's announced size is compared with the free space of the destination's directory; a pcap
     that cannot fit is refused with both sizes and nothing is written.
   - >-
+    The pcap is hashed and checked (pcap or pcapng structure, packets, the alert's flow) as it arrives, in a few
+    buffers sized from its announced size (16 MiB at most): it is never read back from the disk. On Linux its
+    write-back starts while it downloads, so the final fsync is short and a large pcap does not fill the page cache.
+  - >-
     The download goes to a hidden temporary file C(.<name>.<host>-<pid>.<random>.part) beside the destination, renamed
     into place once complete and verified. A run that is killed cannot remove it; the next run on the same destination
     removes such files whose writer is gone (or that are older than a day), and nothing else.

@@ -39,7 +39,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._evidence import (
     utc_now,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._files import prepare_directory
-from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError, summarize_pcap
+from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError
 from ansible_collections.stamus.scs.plugins.module_utils._spool import AlertSpool
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
@@ -367,17 +367,16 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         filename = step("upload", steps.upload, client, source, flow.probe)
         step("extract", steps.extract, client, filename, flow.probe)
         step("retrieve", steps.retrieve, client, filename, flow.probe)
-        summary = {}
 
-        def verify(tmp_path):
-            summary.update(summarize_pcap(tmp_path, flow.five_tuple()))
+        def verify(summary):
             if summary["header_only"] and self.on_empty != "keep":
                 raise EmptyPcap(summary)
             if flow_absent(summary) and self.on_flow_absent == "fail":
                 raise FlowAbsent(summary)
 
         download = step("download", steps.download, client, filename, flow.pcap_path, mode=self.mode, verify=verify,
-                        **self.download_limits)
+                        five_tuple=flow.five_tuple(), **self.download_limits)
+        summary = download["pcap"]
         facts = {"file": os.path.basename(flow.pcap_path), "sha256": download["sha256"], "size": download["size"]}
         facts.update((key, summary.get(key)) for key in PCAP_FACT_KEYS)
         places = self.spool.entries(flow)

@@ -8,11 +8,14 @@
 requests decodes a whole body at once (``response.json()``, ``.content``) and its streaming reads block until a
 full chunk arrives, so a gzip bomb could exhaust memory and a server dribbling bytes could hold a call for as long
 as it liked. Here the body is read as it arrives, each read bounded by what is left of the deadline, and never more
-than the cap is decoded.
+than the cap is decoded. A download (``BodyReader``) is read into the caller's buffers instead, as fast as the
+connection goes, with the same guarantees.
 """
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 import zlib
 
@@ -81,6 +84,71 @@ def raw_pieces(response, deadline, per_read, describe_error, size=READ_SIZE, clo
             return
         received += len(piece)
         yield piece
+
+
+class BodyReader:
+    """The body of a streamed response as sent (never decoded: the caller refuses encoded ones), read into the
+    caller's buffers; ``close()`` when done.
+
+    ``readinto(view)`` fills the whole buffer unless the body ends first, in as few calls as the stream allows: a
+    megabyte takes one call, not one per TLS record. Each socket read still waits at most the response's read timeout
+    (urllib3 sets it on the socket), and the whole body must arrive by ``deadline`` (a ``clock`` time): a timer shuts
+    the connection down when it passes, which ends a read in progress however slowly the server dribbles, and the
+    deadline is also checked before every read. Raises DeadlinePassed and BodyBroken (with
+    ``describe_error(exc)``), like raw_pieces.
+    """
+
+    def __init__(self, response, deadline, describe_error, clock=time.monotonic):
+        self._raw = response.raw
+        self._raw.decode_content = False  # identity only: the bytes go into the buffer as they came
+        self._length = content_length(response)
+        self._received = 0
+        self._deadline = deadline
+        self._describe_error = describe_error
+        self._clock = clock
+        self._expired = False
+        self._timer = threading.Timer(max(deadline - clock(), 0.0), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self):
+        self._expired = True
+        sock = getattr(getattr(self._raw, "connection", None), "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read: it ends with EOF or an error
+            except OSError:
+                pass
+
+    def _late(self):
+        return self._expired or self._clock() >= self._deadline
+
+    def readinto(self, view):
+        """Fill ``view`` from the body; return how many bytes were put in it (fewer only at the end, 0 after it)."""
+        wanted, filled = len(view), 0
+        readinto = self._raw.readinto
+        while filled < wanted:
+            if self._late():
+                raise DeadlinePassed()
+            try:
+                size = readinto(view[filled:] if filled else view)
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                # urllib3, http.client, ssl and socket errors all mean the same here: the body is incomplete.
+                if self._late():
+                    raise DeadlinePassed() from None
+                raise BodyBroken(self._describe_error(exc)) from None
+            if not size:
+                break
+            filled += size
+        if self._expired:
+            raise DeadlinePassed()  # an end of body seen after the shutdown may be the shutdown itself
+        self._received += filled
+        if filled < wanted and self._length is not None and self._received < self._length:
+            raise BodyBroken("received %d of %d bytes" % (self._received, self._length))
+        return filled
+
+    def close(self):
+        self._timer.cancel()
 
 
 def decoded_pieces(pieces, encoding, limit):

@@ -35,6 +35,7 @@ else:
                             requests.exceptions.ChunkedEncodingError)
 
 from ansible_collections.stamus.scs.plugins.module_utils import _body as body_reader
+from ansible_collections.stamus.scs.plugins.module_utils import _pipeline as pipeline
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsAuthenticationError,
     ScsConfigError,
@@ -47,7 +48,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsTransportError,
     ScsValidationError,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks, free_space
+from ansible_collections.stamus.scs.plugins.module_utils._files import free_space
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
@@ -56,7 +57,6 @@ IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 # DRF's 403 details that mean "the token itself was refused", as opposed to a missing role.
 AUTH_FAILURE_DETAILS = ("invalid token", "credentials were not provided", "token has expired", "user inactive")
 RESULT_WINDOW = 10000
-DOWNLOAD_CHUNK = 1 << 20
 MAX_RETRY_AFTER = 120.0
 MESSAGE_BODY_LIMIT = 300
 MIB = 1 << 20
@@ -217,6 +217,32 @@ def _html_to_text(text):
     text = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", " ", text)
     text = re.sub(r"(?s)<[^>]+>", " ", text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+class _DownloadFill:
+    """The pipeline's ``fill(view)`` for a download: the body read into the ring's buffers, stopped at the first byte
+    past ``max_size`` or past the announced ``length`` (reads never ask for more than one byte beyond them)."""
+
+    def __init__(self, call, path, body, length, max_size):
+        self._call, self._path, self._body = call, path, body
+        self._limit = max_size if length is None else min(length, max_size)
+        self._length = length
+        self._max_size = max_size
+        self.received = 0
+
+    def __call__(self, view):
+        room = self._limit + 1 - self.received
+        size = self._body.readinto(view if room >= len(view) else view[:room])
+        self.received += size
+        if self.received > self._max_size:
+            raise ScsLimitError("%s: the file grew past max_size (%s); the transfer was stopped and nothing was kept. "
+                                "Raise max_size if pcaps this large are expected." % (
+                                    self._call, human_size(self._max_size)), method="GET", path=self._path)
+        if self._length is not None and self.received > self._length:
+            raise ScsLimitError("%s: SCS sent more than the %s it announced (Content-Length); the transfer was stopped "
+                                "and nothing was kept." % (self._call, human_size(self._length)),
+                                method="GET", path=self._path)
+        return size
 
 
 class ScsClient:
@@ -438,28 +464,39 @@ class ScsClient:
 
     # -- downloads --------------------------------------------------------------------------------
 
-    def download(self, path, dest, params=None, mode=0o640, verify=None, max_size=DEFAULT_MAX_DOWNLOAD,
-                 time_limit=DEFAULT_DOWNLOAD_TIMEOUT, chunk_size=DOWNLOAD_CHUNK):
-        """Stream a file to ``dest`` atomically; return ``{"size", "sha256", "content_type"}``.
+    def download(self, path, dest, params=None, mode=0o640, check=None, verify=None, max_size=DEFAULT_MAX_DOWNLOAD,
+                 time_limit=DEFAULT_DOWNLOAD_TIMEOUT, buffer_size=pipeline.BUFFER_SIZE):
+        """Stream a file to ``dest`` atomically; return ``{"size", "sha256", "content_type", "summary"}``.
 
         The body is taken as sent (an encoded one is refused), at most ``max_size`` bytes, within ``time_limit``
         seconds for the whole transfer and ``timeout`` for each read, and only if its Content-Length fits in the
-        free space of dest's directory. ``verify(tmp_path)`` may check the complete file before it replaces
-        ``dest``; whatever it raises propagates. Nothing is left at ``dest`` (nor a temporary file beside it) if
-        the transfer, a limit or the check fails. Limits raise ScsLimitError, which no caller retries.
+        free space of dest's directory. It goes through the download pipeline (_pipeline.py): received into a small
+        ring of buffers of at most ``buffer_size`` bytes, written, hashed and fed to ``check`` (an object with
+        ``feed(piece)`` and ``finish() -> summary``, such as _pcapfile.PcapStream) as it streams; ``verify(summary)``
+        may refuse the complete file before it replaces ``dest``; whatever it raises propagates. Nothing is left at
+        ``dest`` (nor a temporary file beside it) if the transfer, a limit, the check or the write fails. Limits
+        raise ScsLimitError, which no caller retries.
         """
         call = self.describe("GET", path)
         deadline = time.monotonic() + time_limit
         response = self.request("GET", path, params=params, download_deadline=deadline)[0]
         with contextlib.closing(response):
             length = self._download_length(call, path, response, dest, max_size)
-            pieces = self._download_pieces(call, path, response, length, max_size, (deadline, time_limit), chunk_size)
+            body = body_reader.BodyReader(response, deadline, self._transport_reason)
+            fill = _DownloadFill(call, path, body, length, max_size)
             try:
-                size, digest = atomic_write_chunks(dest, pieces, mode=mode, verify=verify)
+                size, digest, summary = pipeline.stream_to_file(dest, fill, length, mode=mode, check=check, verify=verify,
+                                                                buffer_size=buffer_size)
             except body_reader.BodyBroken as exc:
                 raise ScsTransportError("%s: the download broke off (%s); nothing was written to %s." % (call, exc, dest),
                                         method="GET", path=path) from None
-        return {"size": size, "sha256": digest, "content_type": response.headers.get("Content-Type")}
+            except body_reader.DeadlinePassed:
+                raise ScsLimitError("%s: the download took longer than download_timeout (%g seconds) and was stopped "
+                                    "after %s; nothing was kept. Raise download_timeout for a slow link." % (
+                                        call, time_limit, human_size(fill.received)), method="GET", path=path) from None
+            finally:
+                body.close()
+        return {"size": size, "sha256": digest, "content_type": response.headers.get("Content-Type"), "summary": summary}
 
     def _download_length(self, call, path, response, dest, max_size):
         """The announced size (or None), once the encoding, ``max_size`` and the free space allow the download."""
@@ -482,34 +519,6 @@ class ScsClient:
             raise ScsLimitError("%s: the file is %s but %s has only %s free; nothing was written. Free space there or "
                                 "choose another dest." % (call, human_size(length), directory, human_size(free)), **kwargs)
         return length
-
-    def _download_pieces(self, call, path, response, length, max_size, deadline, chunk_size):
-        """The body in pieces of about ``chunk_size``, stopped at the first byte past ``max_size`` or the announced
-        length, or at the deadline (a ``(monotonic time, seconds)`` pair)."""
-        received = 0
-        pending, pending_size = [], 0
-        try:
-            for piece in body_reader.raw_pieces(response, deadline[0], self.timeout, self._transport_reason, chunk_size):
-                received += len(piece)
-                if received > max_size:
-                    raise ScsLimitError("%s: the file grew past max_size (%s); the transfer was stopped and nothing was "
-                                        "kept. Raise max_size if pcaps this large are expected." % (
-                                            call, human_size(max_size)), method="GET", path=path)
-                if length is not None and received > length:
-                    raise ScsLimitError("%s: SCS sent more than the %s it announced (Content-Length); the transfer was "
-                                        "stopped and nothing was kept." % (call, human_size(length)),
-                                        method="GET", path=path)
-                pending.append(piece)
-                pending_size += len(piece)
-                if pending_size >= chunk_size:  # TLS reads come 16 KiB at a time: write and hash bigger blocks
-                    yield b"".join(pending)
-                    pending, pending_size = [], 0
-        except body_reader.DeadlinePassed:
-            raise ScsLimitError("%s: the download took longer than download_timeout (%g seconds) and was stopped after "
-                                "%s; nothing was kept. Raise download_timeout for a slow link." % (
-                                    call, deadline[1], human_size(received)), method="GET", path=path) from None
-        if pending:
-            yield b"".join(pending)
 
     # -- error policy -----------------------------------------------------------------------------
 

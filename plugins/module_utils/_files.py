@@ -16,7 +16,6 @@ import socket
 import stat
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
 
@@ -47,45 +46,70 @@ def _part_prefix(name):
     return ".%s.%s-%d." % (name[:PART_NAME_MAX], HOST_TAG, os.getpid())
 
 
-def atomic_write_chunks(dest, chunks, mode=0o640, verify=None):
+class PartFile:
+    """A new hidden temporary file beside ``dest`` (same filesystem, so the final rename is atomic), written through
+    ``fd``, that replaces ``dest`` whole or not at all: ``sync(mode)`` gives it its mode and fsyncs it, ``commit()``
+    renames it over ``dest``. Leaving the ``with`` block without a commit (an exception, a check that refused it)
+    removes it; the descriptor is closed either way."""
+
+    def __init__(self, dest):
+        self.dest = dest
+        self.directory = os.path.dirname(os.path.abspath(dest))
+        self.fd, self.path = tempfile.mkstemp(dir=self.directory, prefix=_part_prefix(os.path.basename(dest)),
+                                              suffix=".part")
+        self._committed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self._close()
+        if not self._committed:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+        return False
+
+    def _close(self):
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)
+
+    def sync(self, mode):
+        os.fchmod(self.fd, mode)
+        os.fsync(self.fd)
+
+    def commit(self):
+        self._close()
+        os.replace(self.path, self.dest)
+        self._committed = True
+        _fsync_directory(self.directory)
+
+
+def write_all(fd, data):
+    """os.write until all of ``data`` (a bytes-like object) is written."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def atomic_write_chunks(dest, chunks, mode=0o640):
     """Write an iterable of byte chunks to ``dest``; return ``(size, sha256 hex)``.
 
-    The data goes to a hidden temporary file in the destination directory (same filesystem, so
-    the final rename is atomic), hashed on the fly, fsynced, given ``mode``, optionally checked
-    with ``verify(tmp_path)``, then renamed over ``dest``. On any failure (``chunks`` may raise
-    to stop the write) the temporary file is removed and the exception propagates.
+    For small files (manifests, state): they go to a PartFile, fsynced with ``mode``, then renamed over ``dest``. On
+    any failure (``chunks`` may raise to stop the write) the temporary file is removed and the exception propagates.
+    Downloads take the pipeline of _pipeline.py instead.
     """
-    directory = os.path.dirname(os.path.abspath(dest))
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=_part_prefix(os.path.basename(dest)), suffix=".part")
     digest = hashlib.sha256()
     size = 0
-    try:
-        with os.fdopen(fd, "wb") as handle, ThreadPoolExecutor(max_workers=1) as hasher:
-            # sha256 is the slowest stage; hashlib releases the GIL, so chunk N is hashed on another core while
-            # chunk N+1 is received and written. One chunk in flight keeps memory flat and the order intact.
-            hashing = None
-            for chunk in chunks:
-                if chunk:
-                    handle.write(chunk)
-                    if hashing is not None:
-                        hashing.result()
-                    hashing = hasher.submit(digest.update, chunk)
-                    size += len(chunk)
-            if hashing is not None:
-                hashing.result()
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        if verify is not None:
-            verify(tmp_path)
-        os.replace(tmp_path, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp_path)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_directory(directory)
+    with PartFile(dest) as part:
+        for chunk in chunks:
+            write_all(part.fd, chunk)
+            digest.update(chunk)
+            size += len(chunk)
+        part.sync(mode)
+        part.commit()
     return size, digest.hexdigest()
 
 

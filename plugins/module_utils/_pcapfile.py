@@ -3,13 +3,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Streaming pcap/pcapng verifier: checks the file structure, counts packets and looks for one flow."""
+"""Streaming pcap/pcapng verifier: checks the file structure, counts packets and looks for one flow.
+
+One implementation serves both uses: ``PcapStream`` is fed the bytes as they arrive (a download checks each buffer
+as it streams, so the file is never read back), and ``summarize_pcap`` feeds it a file. Whatever the pieces, the
+result, or the error and its message, is the same as for the whole file at once.
+"""
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import struct
 
 from ansible_collections.stamus.scs.plugins.module_utils._decap import LINKTYPE_STARTS, PORT_PROTOCOLS, frame_layers
@@ -39,13 +43,15 @@ PCAPNG_OPT_IF_TSOFFSET = 14
 # libpcap refuses records larger than this whatever the header's snaplen says (and tolerates
 # records between the snaplen and this, so we do too).
 MAX_SNAPLEN = 262144
-# Bytes of a packet kept for parsing headers; the rest of a longer record is skipped by seeking,
-# so a corrupt length never makes us allocate a huge buffer.
+# Bytes of a packet kept for parsing headers; the rest of a longer record is skipped as it streams by, so a corrupt
+# length never makes us allocate a huge buffer.
 PARSE_LIMIT = 65536
-# Largest non-packet pcapng block body (Section Header and Interface Description Blocks) read into memory; options
+# Largest non-packet pcapng block body (Section Header and Interface Description Blocks) kept in memory; options
 # beyond it are ignored.
 BLOCK_READ_LIMIT = 1 << 20
-READ_BUFFER_SIZE = 256 * 1024
+READ_BUFFER_SIZE = 256 * 1024  # of summarize_pcap's reads
+# Leading bytes looked at to tell the format (and, for something else, what it looks like).
+SNIFF_LEN = 64
 
 LINKTYPE_NAMES = {
     0: "NULL",
@@ -239,13 +245,6 @@ def _truncated(what, offset, declared, remaining):
     return PcapFormatError("truncated: %s at offset %d declares %d bytes but only %d remain" % (what, offset, declared, remaining))
 
 
-def _read_exact(handle, size, what, offset):
-    data = handle.read(size)
-    if len(data) != size:
-        raise _truncated(what, offset, size, len(data))
-    return data
-
-
 class _Summary:
     """Counters filled while walking the records."""
 
@@ -294,76 +293,201 @@ def _result(fmt, byte_order, resolution, linktype, snaplen, summary):
 
 
 # ---------------------------------------------------------------------------------------------
+# Cutting a stream into units
+# ---------------------------------------------------------------------------------------------
+
+class _Units:
+    """A byte stream cut into units as it arrives, whatever the size of the pieces it comes in.
+
+    A unit (``expect``) is: ``keep`` bytes gathered, the ``skip`` bytes after them dropped, the ``tail`` bytes after
+    those gathered too; then ``done(gathered)`` is called, and sets the next unit. A unit that arrives whole in one
+    piece is handed over as a view of that piece (no copy); handlers must not keep it. Only a unit cut by the end of
+    a piece is copied, and what is kept of a unit is capped by its reader, so memory stays flat.
+
+    ``scan(view, pos, end, base)``, when a unit has one, may consume many whole units straight from a piece (the
+    classic pcap records: a per-unit call would dominate); it sets the unit it stops in and returns where it stopped.
+    A stream that ends inside a unit is reported by ``check_complete`` with that unit: ``(what, offset, declared,
+    start)``, for "truncated: <what> at offset <offset> declares <declared> bytes but only <size - start> remain".
+    """
+
+    def __init__(self):
+        self.position = 0  # stream offset of the next byte to consume
+        self._held = bytearray()
+        self._keep = self._skip = self._tail = 0
+        self._done = self._scanner = None
+        self._unit = None
+        self._boundary = False  # the stream may end before this unit
+
+    def expect(self, keep, done, unit, skip=0, tail=0, held=b"", boundary=False, scan=None):
+        self._held = bytearray(held)
+        self._keep = keep - len(held)
+        self._skip, self._tail, self._done, self._unit, self._boundary, self._scanner = skip, tail, done, unit, boundary, scan
+
+    def feed(self, data):
+        view = data if isinstance(data, memoryview) else memoryview(data)
+        pos, end = 0, len(view)
+        base = self.position
+        while True:
+            if self._keep:
+                if pos == end:
+                    break
+                available = end - pos
+                if not self._held and available >= self._keep:
+                    if self._scanner is not None:
+                        self.position = base + pos
+                        pos = self._scanner(view, pos, end, base)
+                        continue
+                    if not self._skip and not self._tail:
+                        unit, pos, self._keep = view[pos:pos + self._keep], pos + self._keep, 0
+                        self.position = base + pos
+                        self._done(unit)
+                        continue
+                take = min(self._keep, available)
+                self._held += view[pos:pos + take]
+                pos += take
+                self._keep -= take
+            elif self._skip:
+                if pos == end:
+                    break
+                take = min(self._skip, end - pos)
+                pos += take
+                self._skip -= take
+            elif self._tail:
+                if pos == end:
+                    break
+                take = min(self._tail, end - pos)
+                self._held += view[pos:pos + take]
+                pos += take
+                self._tail -= take
+            else:
+                unit, self._held = self._held, bytearray()
+                self.position = base + pos
+                self._done(unit)
+        self.position = base + end
+
+    def check_complete(self, size):
+        """Raise the truncation error of the unit in progress, if the stream (``size`` bytes) ended inside one."""
+        if self._boundary and not self._held:
+            return
+        what, offset, declared, start = self._unit
+        raise _truncated(what, offset, declared, size - start)
+
+
+# ---------------------------------------------------------------------------------------------
 # Classic pcap
 # ---------------------------------------------------------------------------------------------
 
-def _summarize_classic(handle, size, magic, summary):
-    byte_order, resolution = PCAP_MAGICS[magic]
-    endian = "<" if byte_order == "little" else ">"
-    if size < PCAP_HEADER_LEN:
-        raise PcapFormatError("truncated: the pcap file header needs %d bytes but the file has only %d" % (PCAP_HEADER_LEN, size))
-    header = _read_exact(handle, PCAP_HEADER_LEN, "pcap file header", 0)
-    major, minor, _unused_zone, _unused_sigfigs, snaplen, network = struct.unpack(endian + "HHiIII", header[4:])
-    if major != 2:
-        raise PcapFormatError("unsupported pcap version %d.%d (expected 2.x)" % (major, minor))
-    linktype = network & 0x03FFFFFF  # the upper bits carry FCS information
-    if summary.flow is not None and linktype not in PARSEABLE_LINKTYPES:
-        summary.flow_parseable = False
-    _walk_classic_records(handle, size, endian, resolution, snaplen, linktype, summary)
-    return _result("pcap", byte_order, resolution, linktype, snaplen, summary)
+class _ClassicReader(_Units):
+    """The file header, then every record: checked and counted, and (with a flow) each packet's headers parsed."""
 
+    def __init__(self, summary, magic):
+        super().__init__()
+        self._summary = summary
+        self.byte_order, self.resolution = PCAP_MAGICS[magic]
+        self._endian = "<" if self.byte_order == "little" else ">"
+        self._unpack_record = struct.Struct(self._endian + "IIII").unpack_from
+        self._unpack_caplen = struct.Struct(self._endian + "8xI").unpack_from  # the hot loop needs only this field
+        self.linktype = self.snaplen = None
+        self._limit = MAX_SNAPLEN
+        self._flow = None
+        self._packets = self._bytes = 0
+        self._first = self._last = None  # (seconds, fraction) of the first and last records
+        self.expect(PCAP_HEADER_LEN, self._file_header, ("pcap file header", 0, PCAP_HEADER_LEN, 0))
 
-def _walk_classic_records(handle, size, endian, resolution, snaplen, linktype, summary):
-    """Check and count every record after the file header.
+    def _file_header(self, header):
+        major, minor, _unused_zone, _unused_sigfigs, snaplen, network = struct.unpack_from(self._endian + "HHiIII", header, 4)
+        if major != 2:
+            raise PcapFormatError("unsupported pcap version %d.%d (expected 2.x)" % (major, minor))
+        self.snaplen = snaplen
+        self.linktype = network & 0x03FFFFFF  # the upper bits carry FCS information
+        self._limit = max(snaplen, MAX_SNAPLEN)
+        summary = self._summary
+        if summary.flow is not None and self.linktype not in PARSEABLE_LINKTYPES:
+            summary.flow_parseable = False
+        self._flow = summary.flow if summary.flow_parseable else None
+        self._expect_record(self.position, 1)
 
-    Deliberately one flat loop with locals: per-packet function calls and attribute lookups
-    are what make a million-packet file slow.
-    """
-    unpack_record = struct.Struct(endian + "IIII").unpack
-    read = handle.read
-    seek = handle.seek
-    limit = max(snaplen, MAX_SNAPLEN)
-    frac_per_us = 1000 if resolution == "ns" else 1
-    flow = summary.flow if summary.flow_parseable else None
-    offset = PCAP_HEADER_LEN
-    number = 0
-    total = 0
-    first = last = None
-    while True:
-        record = read(PCAP_RECORD_LEN)
-        if len(record) != PCAP_RECORD_LEN:
-            if not record:
-                break
-            raise _truncated("record header of packet %d" % (number + 1), offset, PCAP_RECORD_LEN, len(record))
-        number += 1
-        seconds, fraction, caplen, _unused_origlen = unpack_record(record)
-        if caplen > limit:
-            raise PcapFormatError("packet %d at offset %d declares %d captured bytes, more than the snaplen %d" % (number, offset, caplen, snaplen))
-        body_offset = offset + PCAP_RECORD_LEN
-        if body_offset + caplen > size:
-            raise _truncated("packet %d" % number, offset, caplen, size - body_offset)
-        if flow is None:
-            seek(caplen, 1)
-        else:
-            keep = caplen if caplen <= PARSE_LIMIT else PARSE_LIMIT
-            body = read(keep)
-            if len(body) != keep:
-                raise _truncated("packet %d" % number, offset, caplen, len(body))
-            if keep != caplen:
-                seek(caplen - keep, 1)
-            encapsulation = flow_layer(linktype, body, flow, 0, keep)
-            if encapsulation is not None:
-                summary.count_flow_packet(encapsulation)
-        offset = body_offset + caplen
-        total += caplen
-        last = (seconds, fraction)
-        if first is None:
-            first = last
-    summary.packets = number
-    summary.bytes = total
-    if first is not None:
-        summary.first_time = first[0] * 1000000 + first[1] // frac_per_us
-        summary.last_time = last[0] * 1000000 + last[1] // frac_per_us
+    def _expect_record(self, offset, number):
+        self.expect(PCAP_RECORD_LEN, self._record_header, ("record header of packet %d" % number, offset,
+                                                          PCAP_RECORD_LEN, offset), boundary=True, scan=self._scan)
+
+    def _record_header(self, header):
+        """A record header that arrived in pieces."""
+        self._scan(header, 0, PCAP_RECORD_LEN, self._unit[1])
+
+    def _scan(self, view, pos, end, base):
+        """Check and count the records from ``view[pos]`` (stream offset ``base + pos``) on; return where it stopped.
+
+        Deliberately one flat loop with locals: per-packet calls and attribute lookups are what make a million-packet
+        file slow. A record cut by the end of the piece leaves the unit of its missing part set.
+        """
+        unpack_caplen = self._unpack_caplen
+        limit = self._limit
+        flow = self._flow
+        number, total = self._packets, self._bytes
+        start, last = pos, None  # where the first and the last record of this piece start
+        try:
+            while end - pos >= PCAP_RECORD_LEN:
+                caplen, = unpack_caplen(view, pos)
+                number += 1
+                if caplen > limit:
+                    raise PcapFormatError("packet %d at offset %d declares %d captured bytes, more than the snaplen %d"
+                                          % (number, base + pos, caplen, self.snaplen))
+                last = pos
+                body = pos + PCAP_RECORD_LEN
+                stop = body + caplen
+                total += caplen
+                if flow is not None:
+                    keep = caplen if caplen <= PARSE_LIMIT else PARSE_LIMIT
+                    if body + keep > end:
+                        self._expect_body(number, base + pos, caplen, base + body, keep, caplen - keep)
+                        return body
+                    encapsulation = flow_layer(self.linktype, view, flow, body, body + keep)
+                    if encapsulation is not None:
+                        self._summary.count_flow_packet(encapsulation)
+                    if stop > end:
+                        self._expect_body(number, base + pos, caplen, base + body, 0, stop - body - keep)
+                        return body + keep
+                elif stop > end:
+                    self._expect_body(number, base + pos, caplen, base + body, 0, caplen)
+                    return body
+                pos = stop
+            self._expect_record(base + pos, number + 1)
+            return pos
+        finally:
+            self._packets, self._bytes = number, total
+            if last is not None:
+                self._last = self._unpack_record(view, last)[:2]
+                if self._first is None:
+                    self._first = self._unpack_record(view, start)[:2]
+
+    def _expect_body(self, number, offset, caplen, body_offset, keep, skip):
+        """The rest of the packet of a record whose header has arrived: ``keep`` bytes to match against the flow, then
+        ``skip`` bytes dropped."""
+        self.expect(keep, self._record_body if keep else self._record_skipped,
+                    ("packet %d" % number, offset, caplen, body_offset), skip=skip)
+
+    def _record_body(self, body):
+        encapsulation = flow_layer(self.linktype, body, self._flow, 0, len(body))
+        if encapsulation is not None:
+            self._summary.count_flow_packet(encapsulation)
+        self._record_skipped(body)
+
+    def _record_skipped(self, _unused_body):
+        self._expect_record(self.position, self._packets + 1)
+
+    def finish(self, size):
+        if self.linktype is None:  # the file header never arrived whole
+            raise PcapFormatError("truncated: the pcap file header needs %d bytes but the file has only %d"
+                                  % (PCAP_HEADER_LEN, size))
+        self.check_complete(size)
+        summary = self._summary
+        summary.packets, summary.bytes = self._packets, self._bytes
+        if self._first is not None:
+            frac_per_us = 1000 if self.resolution == "ns" else 1
+            summary.first_time = self._first[0] * 1000000 + self._first[1] // frac_per_us
+            summary.last_time = self._last[0] * 1000000 + self._last[1] // frac_per_us
+        return _result("pcap", self.byte_order, self.resolution, self.linktype, self.snaplen, summary)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,47 +547,10 @@ def _time_resolution(interface):
     return "ns" if interface is not None and interface.ticks_per_second > 1000000 else "us"
 
 
-def _read_section_header(handle, size, offset):
-    """Read a Section Header Block at ``offset``; return (byte order, endian prefix, block length)."""
-    if size - offset < PCAPNG_SHB_MIN_LEN:
-        raise _truncated("pcapng section header block", offset, PCAPNG_SHB_MIN_LEN, size - offset)
-    head = _read_exact(handle, 12, "pcapng section header block", offset)
-    byte_order = PCAPNG_BYTE_ORDER_MAGICS.get(head[8:12])
-    if byte_order is None:
-        raise PcapFormatError("pcapng section header block at offset %d has a bad byte-order magic %s" % (offset, head[8:12].hex()))
-    endian = "<" if byte_order == "little" else ">"
-    length = struct.unpack_from(endian + "I", head, 4)[0]
-    if length < PCAPNG_SHB_MIN_LEN or length % 4:
-        raise PcapFormatError("pcapng section header block at offset %d has an invalid length %d" % (offset, length))
-    if offset + length > size:
-        raise _truncated("pcapng section header block", offset, length, size - offset)
-    # After the byte-order magic: version, section length, options (capped like other blocks), trailing length.
-    rest = _read_capped(handle, length - 16, BLOCK_READ_LIMIT, offset)
-    major, minor = struct.unpack_from(endian + "HH", rest)
-    if major != 1:
-        raise PcapFormatError("unsupported pcapng version %d.%d at offset %d (expected 1.x)" % (major, minor, offset))
-    _check_trailer(rest, endian, length, "section header block", offset)
-    return byte_order, endian, length
-
-
 def _check_trailer(data, endian, length, what, offset):
     trailer = struct.unpack_from(endian + "I", data, len(data) - 4)[0]
     if trailer != length:
         raise PcapFormatError("pcapng %s at offset %d: trailing length %d does not match its length %d" % (what, offset, trailer, length))
-
-
-def _read_block_body(handle, length, keep, offset):
-    """Read up to ``keep`` bytes of a block's body plus its trailing length field, seeking over the rest."""
-    return _read_capped(handle, length - 12, keep, offset)
-
-
-def _read_capped(handle, body_len, keep, offset):
-    """Read up to ``keep`` of the next ``body_len`` bytes, seek over the rest, then read the 4-byte trailing length."""
-    if body_len <= keep:
-        return _read_exact(handle, body_len + 4, "pcapng block", offset)
-    body = _read_exact(handle, keep, "pcapng block", offset)
-    handle.seek(body_len - keep, 1)
-    return body + _read_exact(handle, 4, "pcapng block", offset)
 
 
 class _PcapngState:
@@ -477,53 +564,6 @@ class _PcapngState:
         self.interfaces = []
         self.first_packet = None  # (interface, ticks)
         self.last_packet = None
-
-
-def _summarize_pcapng(handle, size, summary):
-    state = _PcapngState()
-    state.byte_order, endian, length = _read_section_header(handle, size, 0)
-    offset = length
-    block_header = struct.Struct(endian + "II").unpack
-    while True:
-        head = handle.read(8)
-        if len(head) != 8:
-            if not head:
-                break
-            raise _truncated("pcapng block header", offset, 8, len(head))
-        block_type, length = block_header(head)
-        if block_type == PCAPNG_SHB_TYPE:
-            handle.seek(offset)
-            state.interfaces = []  # interface ids are local to a section
-            _unused_order, endian, length = _read_section_header(handle, size, offset)
-            block_header = struct.Struct(endian + "II").unpack
-            offset += length
-            continue
-        if length < 12 or length % 4:
-            raise PcapFormatError("pcapng block of type %#x at offset %d has an invalid length %d" % (block_type, offset, length))
-        if offset + length > size:
-            raise _truncated("pcapng block of type %#x" % block_type, offset, length, size - offset)
-        _handle_block(handle, state, summary, endian, block_type, length, offset)
-        offset += length
-    return _pcapng_result(state, summary)
-
-
-def _handle_block(handle, state, summary, endian, block_type, length, offset):
-    if block_type in (PCAPNG_BT_EPB, PCAPNG_BT_SPB, PCAPNG_BT_PB):
-        data = _read_block_body(handle, length, PARSE_LIMIT + 32, offset)
-        _check_trailer(data, endian, length, "block of type %#x" % block_type, offset)
-        _count_packet(state, summary, endian, block_type, data, length, offset)
-    elif block_type == PCAPNG_BT_IDB:
-        data = _read_block_body(handle, length, BLOCK_READ_LIMIT, offset)
-        _check_trailer(data, endian, length, "interface description block", offset)
-        interface = _parse_interface(data[:-4], endian, offset)
-        state.interfaces.append(interface)
-        if state.first_interface is None:
-            state.first_interface = interface
-        if summary.flow is not None and interface.linktype not in PARSEABLE_LINKTYPES:
-            summary.flow_parseable = False
-    else:
-        handle.seek(length - 12, 1)
-        _check_trailer(_read_exact(handle, 4, "pcapng block", offset), endian, length, "block of type %#x" % block_type, offset)
 
 
 def _packet_interface(state, interface_id, number, offset):
@@ -579,21 +619,174 @@ def _count_packet(state, summary, endian, block_type, data, length, offset):
             summary.count_flow_packet(encapsulation)
 
 
-def _pcapng_result(state, summary):
-    if state.first_packet is not None:
-        summary.first_time = state.first_packet[0].microseconds(state.first_packet[1])
-        summary.last_time = state.last_packet[0].microseconds(state.last_packet[1])
-    first_interface = state.first_interface
-    linktype = first_interface.linktype if first_interface is not None else None
-    return _result("pcapng", state.byte_order, _time_resolution(first_interface), linktype, None, summary)
+class _PcapngReader(_Units):
+    """Every block: sections and interfaces followed, packets checked and counted, other blocks skipped.
+
+    What is kept of a block is capped (PARSE_LIMIT of a packet, BLOCK_READ_LIMIT of other blocks: options beyond are
+    ignored); every block's trailing length is checked.
+    """
+
+    def __init__(self, summary):
+        super().__init__()
+        self._summary = summary
+        self._state = _PcapngState()
+        self._block_header = None
+        self._endian = None
+        self._block = None  # (type, length, offset) of the block in progress
+        self._section = None  # (byte order, endian, length, offset) of the section header in progress
+        self.expect(PCAPNG_SHB_MIN_LEN, self._section_head,
+                    ("pcapng section header block", 0, PCAPNG_SHB_MIN_LEN, 0))
+
+    def _expect_block_body(self, body_len, keep, done, unit, held=b""):
+        """Up to ``keep`` bytes of a ``body_len`` bytes body (the rest dropped), then its 4-byte trailing length."""
+        if body_len <= keep:
+            self.expect(body_len + 4, done, unit, held=held)
+        else:
+            self.expect(keep, done, unit, skip=body_len - keep, tail=4, held=held)
+
+    def _expect_block(self):
+        offset = self.position
+        self.expect(8, self._block_head, ("pcapng block header", offset, 8, offset), boundary=True)
+
+    def _section_head(self, head):
+        """The first 28 bytes of a Section Header Block."""
+        offset = self._unit[1]
+        byte_order = PCAPNG_BYTE_ORDER_MAGICS.get(bytes(head[8:12]))
+        if byte_order is None:
+            raise PcapFormatError("pcapng section header block at offset %d has a bad byte-order magic %s"
+                                  % (offset, bytes(head[8:12]).hex()))
+        endian = "<" if byte_order == "little" else ">"
+        length = struct.unpack_from(endian + "I", head, 4)[0]
+        if length < PCAPNG_SHB_MIN_LEN or length % 4:
+            raise PcapFormatError("pcapng section header block at offset %d has an invalid length %d" % (offset, length))
+        self._section = (byte_order, endian, length, offset)
+        # After the byte-order magic: version, section length, options (capped like other blocks), trailing length.
+        self._expect_block_body(length - 16, BLOCK_READ_LIMIT, self._section_rest,
+                                ("pcapng section header block", offset, length, offset), held=head[12:PCAPNG_SHB_MIN_LEN])
+
+    def _section_rest(self, rest):
+        byte_order, endian, length, offset = self._section
+        major, minor = struct.unpack_from(endian + "HH", rest)
+        if major != 1:
+            raise PcapFormatError("unsupported pcapng version %d.%d at offset %d (expected 1.x)" % (major, minor, offset))
+        _check_trailer(rest, endian, length, "section header block", offset)
+        if self._state.byte_order is None:
+            self._state.byte_order = byte_order
+        self._endian = endian
+        self._block_header = struct.Struct(endian + "II").unpack_from
+        self._expect_block()
+
+    def _block_head(self, head):
+        offset = self.position - 8
+        block_type, length = self._block_header(head)
+        if block_type == PCAPNG_SHB_TYPE:
+            self._state.interfaces = []  # interface ids are local to a section
+            self.expect(PCAPNG_SHB_MIN_LEN, self._section_head,
+                        ("pcapng section header block", offset, PCAPNG_SHB_MIN_LEN, offset), held=head)
+            return
+        if length < 12 or length % 4:
+            raise PcapFormatError("pcapng block of type %#x at offset %d has an invalid length %d" % (block_type, offset, length))
+        self._block = (block_type, length, offset)
+        if block_type in (PCAPNG_BT_EPB, PCAPNG_BT_SPB, PCAPNG_BT_PB):
+            keep = PARSE_LIMIT + 32
+        elif block_type == PCAPNG_BT_IDB:
+            keep = BLOCK_READ_LIMIT
+        else:
+            keep = 0
+        self._expect_block_body(length - 12, keep, self._block_body,
+                                ("pcapng block of type %#x" % block_type, offset, length, offset))
+
+    def _block_body(self, data):
+        """What is kept of a block's body, then its trailing length."""
+        block_type, length, offset = self._block
+        state, summary, endian = self._state, self._summary, self._endian
+        if block_type in (PCAPNG_BT_EPB, PCAPNG_BT_SPB, PCAPNG_BT_PB):
+            _check_trailer(data, endian, length, "block of type %#x" % block_type, offset)
+            _count_packet(state, summary, endian, block_type, data, length, offset)
+        elif block_type == PCAPNG_BT_IDB:
+            _check_trailer(data, endian, length, "interface description block", offset)
+            interface = _parse_interface(data[:-4], endian, offset)
+            state.interfaces.append(interface)
+            if state.first_interface is None:
+                state.first_interface = interface
+            if summary.flow is not None and interface.linktype not in PARSEABLE_LINKTYPES:
+                summary.flow_parseable = False
+        else:
+            _check_trailer(data, endian, length, "block of type %#x" % block_type, offset)
+        self._expect_block()
+
+    def finish(self, size):
+        self.check_complete(size)
+        state, summary = self._state, self._summary
+        if state.first_packet is not None:
+            summary.first_time = state.first_packet[0].microseconds(state.first_packet[1])
+            summary.last_time = state.last_packet[0].microseconds(state.last_packet[1])
+        first_interface = state.first_interface
+        linktype = first_interface.linktype if first_interface is not None else None
+        return _result("pcapng", state.byte_order, _time_resolution(first_interface), linktype, None, summary)
 
 
 # ---------------------------------------------------------------------------------------------
-# Entry point
+# Entry points
 # ---------------------------------------------------------------------------------------------
+
+class PcapStream:
+    """Check a pcap or pcapng capture fed in pieces: ``feed(data)`` with each piece in order (any size, any
+    bytes-like object; none is kept after the call), then ``finish()`` for its summary (see summarize_pcap).
+
+    A malformed capture raises PcapFormatError from the ``feed`` that shows it, a truncated one from ``finish``, with
+    the message summarize_pcap gives for the same file. ``five_tuple`` is checked here (ValueError). Memory stays
+    flat whatever the capture holds: at most one capped block is kept (BLOCK_READ_LIMIT).
+    """
+
+    def __init__(self, five_tuple=None):
+        self._summary = _Summary(FlowFilter(five_tuple) if five_tuple is not None else None)
+        self._head = bytearray()  # the first bytes, until they tell the format
+        self._reader = None
+        self.size = 0
+
+    def feed(self, data):
+        self.size += len(data)
+        if self._reader is None:
+            data = self._sniff(data)
+            if data is None:
+                return
+        if len(data):
+            self._reader.feed(data)
+
+    def _sniff(self, data):
+        """The rest of ``data`` once the format is known and its reader has the start, else None (keep sniffing)."""
+        take = SNIFF_LEN - len(self._head)
+        self._head += data[:take]
+        if len(self._head) < 4:
+            return None
+        magic = struct.unpack_from(">I", self._head)[0]
+        if magic in PCAP_MAGICS:
+            reader = _ClassicReader(self._summary, magic)
+        elif magic == PCAPNG_SHB_TYPE:
+            reader = _PcapngReader(self._summary)
+        elif len(self._head) < SNIFF_LEN:
+            return None  # more of it makes a better hint of what it is
+        else:
+            raise _bad_magic_error(bytes(self._head))
+        head, self._head, self._reader = self._head, None, reader
+        reader.feed(head)
+        return data[take:]
+
+    def finish(self):
+        """The summary of the capture; PcapFormatError if it is empty, not a capture, or cut short."""
+        if self._reader is None:
+            head = bytes(self._head)
+            if not head:
+                raise PcapFormatError("empty file")
+            if len(head) < 4:
+                raise PcapFormatError("not a pcap or pcapng file: only %d bytes" % len(head))
+            raise _bad_magic_error(head)
+        return self._reader.finish(self.size)
+
 
 def summarize_pcap(path, five_tuple=None):
-    """Check that ``path`` is a well-formed pcap or pcapng file and summarise it, reading it as a stream.
+    """Check that ``path`` is a well-formed pcap or pcapng file and summarise it, reading it once as a stream.
 
     ``five_tuple`` (dict with src_ip, src_port, dest_ip, dest_port, proto as in a Suricata alert)
     adds how many packets belong to that flow, in either direction, on the outer packet or inside its
@@ -601,17 +794,13 @@ def summarize_pcap(path, five_tuple=None):
     those of the first/last (timestamped) records in file order. Raises PcapFormatError
     for a malformed file, ValueError for a malformed ``five_tuple``, OSError if it cannot be read.
     """
-    summary = _Summary(FlowFilter(five_tuple) if five_tuple is not None else None)
-    with open(path, "rb", buffering=READ_BUFFER_SIZE) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        head = handle.peek(64)[:64]
-        if not head:
-            raise PcapFormatError("empty file")
-        if len(head) < 4:
-            raise PcapFormatError("not a pcap or pcapng file: only %d bytes" % len(head))
-        magic = struct.unpack(">I", head[:4])[0]
-        if magic in PCAP_MAGICS:
-            return _summarize_classic(handle, size, magic, summary)
-        if magic == PCAPNG_SHB_TYPE:
-            return _summarize_pcapng(handle, size, summary)
-        raise _bad_magic_error(head)
+    stream = PcapStream(five_tuple)
+    buffer = bytearray(READ_BUFFER_SIZE)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
+        while True:
+            size = handle.readinto(buffer)
+            if not size:
+                break
+            stream.feed(view[:size])
+    return stream.finish()

@@ -25,8 +25,8 @@ description:
     their flow from their C(capture_file).
   - Alerts of the same flow on the same probe share one pcap, since the probe keeps one pcap store per flow.
   - Runs O(workers) chains at once inside one task, so one task handles tens of thousands of alerts.
-  - Every pcap is verified (pcap or pcapng magic, link type, packet count, whether packets of the alert's 5-tuple
-    are present) before it is renamed into place; nothing partial or temporary is ever left behind.
+  - Every pcap is verified as it streams (pcap or pcapng structure, link type, packet count, whether packets of the
+    alert's 5-tuple are present) before it is renamed into place; nothing partial or temporary is ever left behind.
   - The role C(stamus.scs.pcap_evidence) runs this module and writes a human report next to the evidence.
   - Idempotent. A pcap whose sha256 matches its manifest is not fetched again. A broken download is retried once by
     running the whole chain again, because SCS serves each extracted pcap only once; a pcap refused by a limit

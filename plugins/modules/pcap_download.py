@@ -11,8 +11,9 @@ module: pcap_download
 short_description: Download a retrieved pcap from SCS, verified and hashed
 version_added: 1.0.0
 description:
-  - Last step of the SCS pcap chain. Streams the pcap in 1 MiB chunks to a temporary file beside O(dest), hashes it
-    on the fly, checks that it is a pcap or pcapng file, and renames it into place.
+  - Last step of the SCS pcap chain. Streams the pcap to a temporary file beside O(dest), hashing it and checking that
+    it is a well-formed pcap or pcapng file as it arrives (the file is never read back), then fsyncs it and renames it
+    into place. A download holds at most 16 MiB of the pcap in memory, less for a smaller pcap.
   - Nothing partial is ever left at O(dest). A failed or invalid transfer leaves any previous file untouched.
   - SCS serves each extracted pcap once. To download it again, run M(stamus.scs.pcap_upload),
     M(stamus.scs.pcap_extract) and M(stamus.scs.pcap_retrieve) again.
@@ -137,7 +138,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._pcap import (
     download,
     download_limits,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError, summarize_pcap
+from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError
 
 DEFAULT_MODE = 0o640
 SYMBOLIC_MODE_RE = re.compile(r"[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*")  # fullmatch
@@ -201,9 +202,8 @@ def main():
             result.update(changed=True, msg="Would download pcap %s to %s." % (filename, path))
         else:
             five_tuple = five_tuple_of(params["alert"]) if params["alert"] else None
-            summary = {}
-            download_facts = download(module.client, filename, path, mode=mode,
-                                      verify=lambda tmp: summary.update(summarize_pcap(tmp, five_tuple)), **limits)
+            download_facts = download(module.client, filename, path, mode=mode, five_tuple=five_tuple, **limits)
+            summary = download_facts["pcap"]
             result.update(changed=True, size=download_facts["size"], sha256=download_facts["sha256"], pcap=summary)
             if summary.get("header_only"):
                 module.warn("The pcap of %s holds no packet (header-only): the probe's store had none of this flow." % filename)

@@ -1,6 +1,8 @@
-"""1. Download of one big pcap: curl (the physical limit), the collection's pcap_download module run as its own process
-(streamed, verified, hashed), and the vendor script's download method (no streaming, 1 KiB chunks, a print each).
-Every download gets its own freshly staged file (a download is one-shot)."""
+"""1. Download of one big pcap: curl (the physical limit), curl then fsync (the module's durability), a raw Python
+receive loop (what Python can receive, nothing written), the collection's pcap_download module run as its own process
+(streamed, verified, hashed, fsynced), and the vendor script's download method (no streaming, 1 KiB chunks, a print
+each). Every download gets its own freshly staged file (a download is one-shot); the methods take turns (curl, module,
+curl, module...) so that the machine's noise hits them alike, and the median run of each is reported."""
 
 import os
 import shutil
@@ -12,7 +14,8 @@ from common import COLLECTIONS, GIB, MIB, Emulator, Meter, log, median, read_pea
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = GIB
-REPEATS = 3
+REPEATS = 5
+TINY = 24  # a header-only pcap: the module's fixed cost and its memory floor
 
 
 class Downloader:
@@ -51,6 +54,17 @@ class Downloader:
     def curl_sync(self):
         return self.curl(durable=True)
 
+    def raw(self):
+        name = self.stage()
+        with Meter(self.emu) as meter:
+            proc = subprocess.run([sys.executable, "-c", RAW_RECEIVE, self.url(name), self.emu.token, self.emu.ca_path or ""],
+                                  check=True, timeout=600, capture_output=True, text=True)
+        received = int(proc.stdout)
+        if received != self.size:
+            raise RuntimeError("the raw receive loop got %d bytes, expected %d" % (received, self.size))
+        return {"seconds": meter.seconds, "mbps": self.size / MIB / meter.seconds, "client_cpu": meter.client_cpu,
+                "server_cpu": meter.server_cpu, "server_share": meter.server_cpu / meter.seconds, "rss": None}
+
     def module(self):
         name = self.stage()
         args = {"scs_url": self.emu.url, "scs_token": self.emu.token, "filename": name, "dest": self.workdir}
@@ -86,6 +100,37 @@ class Downloader:
                                rss=median([run["rss"] for run in done]) if done[0]["rss"] is not None else None)
         return out
 
+
+# A raw Python receive loop: the GET sent by hand on a socket (TLS from the ssl module), the body received with
+# recv_into into one 1 MiB buffer and dropped. What Python itself can receive at, with no HTTP library, nothing written.
+RAW_RECEIVE = """
+import socket, ssl, sys
+from urllib.parse import urlsplit
+url, token, ca = sys.argv[1:4]
+parts = urlsplit(url)
+sock = socket.create_connection((parts.hostname, parts.port))
+if parts.scheme == "https":
+    sock = ssl.create_default_context(cafile=ca or None).wrap_socket(sock, server_hostname=parts.hostname)
+sock.sendall(("GET %s HTTP/1.1\\r\\nHost: %s\\r\\nAuthorization: Token %s\\r\\nAccept-Encoding: identity\\r\\n"
+              "Connection: close\\r\\n\\r\\n" % (parts.path, parts.netloc, token)).encode())
+view = memoryview(bytearray(1 << 20))
+head = b""
+while b"\\r\\n\\r\\n" not in head:
+    size = sock.recv_into(view)
+    if not size:
+        sys.exit("the connection closed before the headers ended")
+    head += view[:size]
+head, body = head.split(b"\\r\\n\\r\\n", 1)
+if not head.startswith(b"HTTP/1.1 200"):
+    sys.exit(head.decode("latin-1"))
+received = len(body)
+while True:
+    size = sock.recv_into(view)
+    if not size:
+        break
+    received += size
+print(received)
+"""
 
 RECEIVE_ONLY = """
 import sys, requests
@@ -124,11 +169,15 @@ def measure(tls, repeats=REPEATS):
     try:
         with Emulator(tls=tls, seed=3, probes=1, templates=1, alerts=2, flows=1, pcap="all") as emu:
             dl = Downloader(emu, workdir)
-            out = dl.measure(("curl", "module") if tls else ("curl", "curl_sync", "module"), SIZE, repeats)
+            load = [os.getloadavg()[0]]
+            out = dl.measure(("curl", "module", "curl_sync", "raw"), SIZE, repeats)
+            load.append(os.getloadavg()[0])
             out.update(dl.measure(("vendor",), SIZE, 1))  # 3 times slower and holds the whole file: once
+            out["module_100m"] = dl.measure(("module",), 100 * MIB, 3)["module"]
+            out["module_tiny"] = dl.measure(("module",), TINY, 3)["module"]
             if not tls:
-                out["module_100m"] = dl.measure(("module",), 100 * MIB, repeats)["module"]
                 out["breakdown"] = breakdown(dl)
+            out["load"] = load  # 1-minute load average before and after the alternating 1 GiB runs
             return out
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -28,7 +28,7 @@ from common import REPO, log  # noqa: E402  pylint: disable=wrong-import-positio
 SECTIONS = {"download": download.run, "batch": batch.run, "single": single.run, "fleet": fleet.run, "scaling": scaling.run,
             "memory": memory.run}
 DOC = os.path.join(REPO, "docs", "benchmarks.md")
-RSS_LIMIT = 100
+RSS_LIMIT = 64
 BATCH_RSS_LIMIT = 80
 
 
@@ -71,55 +71,98 @@ def runs(values, fmt="%.2f"):
 def section_download(data):
     text = ["## 1. Download of one 1 GiB pcap\n",
             "A freshly staged 1 GiB pcap per download (SCS serves each once). `curl -s -o FILE -H 'Authorization: Token "
-            "...'` is the physical limit; `pcap_download` is the collection's download path, run directly as its own "
-            "process (Python start, streaming in 1 MiB chunks to a temporary file, fsync, pcap verification, sha256, "
+            "...'` is the physical limit; curl then `sync FILE` has the module's durability; the raw Python receive loop "
+            "sends the GET by hand and receives the body with `recv_into` into one 1 MiB buffer, writing nothing (what "
+            "Python itself receives at). `pcap_download` is the collection's download path, run directly as its own "
+            "process (Python start, then the body received into a ring of 4 MiB buffers that a writer, a hasher and the "
+            "pcap verifier take on their own threads, write-back started every 32 MiB during the transfer, fsync, "
             "rename); the vendor method is the vendor script's `download()` (no `stream=True`, so the whole body is "
             "read into memory first, then `iter_content(chunk_size=1024)` with a print per chunk, stdout to /dev/null). "
-            "Over plain HTTP the emulator answers with `sendfile()`; the emulator CPU column is the CPU time of its "
-            "gunicorn worker (utime+stime from /proc) over the wall time: it is not the bottleneck. Client CPU is "
-            "user+system time of the client process. Times: median of the runs listed.\n"]
+            "curl, `pcap_download`, curl then sync and the raw loop take turns, %d rounds; times are the median run "
+            "of each. Over plain HTTP the emulator answers with `sendfile()`; the emulator CPU column is the CPU time of "
+            "its gunicorn worker (utime+stime from /proc) over the wall time. Client CPU is user+system time of the "
+            "client process. 1-minute load average before and after the alternating runs: HTTP %.2f / %.2f, HTTPS "
+            "%.2f / %.2f (%s cores, shared with whatever else runs on the machine).\n" % (
+                len(data["http"]["module"]["runs"]), data["http"]["load"][0], data["http"]["load"][1],
+                data["https"]["load"][0], data["https"]["load"][1], os.cpu_count())]
     rows = []
     for scheme in ("http", "https"):
         result = data[scheme]
-        curl = result["curl"]
-        for key, what in (("curl", "curl"), ("curl_sync", "for comparison: curl, then `sync FILE` (fsync: the module's durability)"),
+        curl, durable = result["curl"], result["curl_sync"]
+        for key, what in (("curl", "curl"), ("curl_sync", "curl, then `sync FILE` (fsync: the module's durability)"),
+                          ("raw", "raw Python receive loop (`recv_into`, nothing written)"),
                           ("module", "`stamus.scs.pcap_download` (module process)"), ("vendor", "vendor script method")):
-            if key not in result:
-                continue
             item = result[key]
             rows.append([scheme.upper(), what, "%.0f MiB/s" % item["mbps"], x(item["mbps"] / curl["mbps"]),
-                         runs(item["runs"]) + " s", "%.1f s" % item["client_cpu"], "%.0f %%" % (100 * item["server_share"]),
+                         x(item["mbps"] / durable["mbps"]), runs(item["runs"]) + " s", "%.1f s" % item["client_cpu"],
+                         "%.0f %%" % (100 * item["server_share"]),
                          "%.0f MiB" % item["rss"] if item["rss"] is not None else "-"])
-    text.append(table(["scheme", "what", "throughput", "vs curl", "runs", "client CPU", "emulator CPU share",
-                       "client peak RSS"], rows))
-    http = data["http"]
+    text.append(table(["scheme", "what", "throughput", "vs curl", "vs curl then sync", "runs", "client CPU",
+                       "emulator CPU share", "client peak RSS"], rows))
+    http, https = data["http"], data["https"]
     text.append("\nPeak resident memory of the `pcap_download` process (VmHWM from /proc/self/status, written at exit; "
-                "the vendor row above is the same measure):\n\n")
-    text.append(table(["what", "peak RSS", "vs limit (%d MiB)" % RSS_LIMIT, "vs 100 MiB file"], [
-        ["`pcap_download`, 100 MiB pcap", "%.1f MiB" % http["module_100m"]["rss"], x(http["module_100m"]["rss"] / RSS_LIMIT), x(1)],
-        ["`pcap_download`, 1 GiB pcap", "%.1f MiB" % http["module"]["rss"], x(http["module"]["rss"] / RSS_LIMIT),
-         x(http["module"]["rss"] / http["module_100m"]["rss"])],
-        ["vendor method, 1 GiB pcap", "%.0f MiB" % http["vendor"]["rss"], x(http["vendor"]["rss"] / RSS_LIMIT),
-         "-"],
+                "median of its runs; the vendor row is the same measure), and its time for a header-only pcap (24 "
+                "bytes): its fixed cost, Python start and one request:\n\n")
+    text.append(table(["what", "peak RSS", "vs limit (%d MiB)" % RSS_LIMIT, "vs 100 MiB file", "time"], [
+        ["`pcap_download`, 24-byte pcap (HTTP / HTTPS)", "%.1f / %.1f MiB" % (http["module_tiny"]["rss"], https["module_tiny"]["rss"]),
+         x(max(http["module_tiny"]["rss"], https["module_tiny"]["rss"]) / RSS_LIMIT), "-",
+         "%.2f / %.2f s" % (http["module_tiny"]["seconds"], https["module_tiny"]["seconds"])],
+        ["`pcap_download`, 100 MiB pcap (HTTP / HTTPS)", "%.1f / %.1f MiB" % (http["module_100m"]["rss"], https["module_100m"]["rss"]),
+         x(max(http["module_100m"]["rss"], https["module_100m"]["rss"]) / RSS_LIMIT), x(1),
+         "%.2f / %.2f s" % (http["module_100m"]["seconds"], https["module_100m"]["seconds"])],
+        ["`pcap_download`, 1 GiB pcap (HTTP / HTTPS)", "%.1f / %.1f MiB" % (http["module"]["rss"], https["module"]["rss"]),
+         x(max(http["module"]["rss"], https["module"]["rss"]) / RSS_LIMIT),
+         x(http["module"]["rss"] / http["module_100m"]["rss"]),
+         "%.2f / %.2f s" % (http["module"]["seconds"], https["module"]["seconds"])],
+        ["vendor method, 1 GiB pcap (HTTP)", "%.0f MiB" % http["vendor"]["rss"], x(http["vendor"]["rss"] / RSS_LIMIT),
+         "-", "%.2f s" % http["vendor"]["seconds"]],
     ]))
     parts, module = http["breakdown"], http["module"]["seconds"]
-    text.append("\nWhere the module's time goes (HTTP, 1 GiB): each part it does timed alone, once, on a fresh file "
-                "(the module hashes on a second thread while it receives; the verification pass and the fsync follow "
-                "the transfer):\n\n")
+    text.append("\nWhat the module's work costs, each part timed alone, once, on a fresh 1 GiB file (HTTP). The module "
+                "does them at once: the receiving thread, the writer (os.write), the hasher (sha256) and the verifier "
+                "overlap on a ring of buffers, write-back runs during the transfer so the final fsync is short, and the "
+                "file is never read back:\n\n")
     text.append(table(["part", "time", "share of the module's %.2f s" % module], [
         ["receive only: requests, `iter_content(1 MiB)`, chunks discarded (Python start included)",
          "%.2f s" % parts["receive"], "%.0f %%" % (100 * parts["receive"] / module)],
-        ["sha256 of the file (`_files.sha256_file`; the module hashes the chunks on the fly instead)",
-         "%.2f s" % parts["sha256"], "%.0f %%" % (100 * parts["sha256"] / module)],
-        ["pcap verification pass (`_pcapfile.summarize_pcap`: reads every record header back)",
+        ["receive only: the raw Python loop above (median)", "%.2f s" % http["raw"]["seconds"],
+         "%.0f %%" % (100 * http["raw"]["seconds"] / module)],
+        ["sha256 of the file (`_files.sha256_file`)", "%.2f s" % parts["sha256"], "%.0f %%" % (100 * parts["sha256"] / module)],
+        ["pcap verification of the file (`_pcapfile.summarize_pcap`: the streaming verifier fed the file)",
          "%.2f s" % parts["verify"], "%.0f %%" % (100 * parts["verify"] / module)],
-        ["fsync of the freshly written 1 GiB file", "%.2f s" % parts["fsync"], "%.0f %%" % (100 * parts["fsync"] / module)],
+        ["fsync of a freshly written 1 GiB file (no write-back before it)", "%.2f s" % parts["fsync"],
+         "%.0f %%" % (100 * parts["fsync"] / module)],
         ["curl, the whole download (for comparison)", "%.2f s" % http["curl"]["seconds"],
          "%.0f %%" % (100 * http["curl"]["seconds"] / module)],
         ["curl then `sync FILE` (for comparison)", "%.2f s" % http["curl_sync"]["seconds"],
          "%.0f %%" % (100 * http["curl_sync"]["seconds"] / module)],
     ]))
     return "\n".join(text)
+
+
+def download_targets(data):
+    """The download targets of issue 13: (target, measured, met, why when missed)."""
+    out = []
+    for scheme, label, goal in (("http", "HTTP", 0.9), ("https", "HTTPS", 0.8)):
+        result = data[scheme]
+        module, curl, raw = result["module"], result["curl"], result["raw"]
+        ratio = curl["seconds"] / module["seconds"]
+        out.append(("download throughput of `pcap_download` >= %.1fx curl (%s, 1 GiB)" % (goal, label),
+                    "%s (raw Python loop: %s)" % (x(ratio), x(curl["seconds"] / raw["seconds"])), ratio >= goal,
+                    "%.0f %% short: %.2f s against curl's %.2f s, so at most %.2f s allowed; %.2f s of it is the "
+                    "module's start (a 24-byte pcap takes that long); client CPU %.1f s against curl's %.1f s, emulator "
+                    "CPU share %.0f %%; load average %.2f to %.2f during the runs; see section 1" % (
+                        100 * (goal - ratio) / goal, module["seconds"], curl["seconds"], curl["seconds"] / goal,
+                        result["module_tiny"]["seconds"], module["client_cpu"], curl["client_cpu"],
+                        100 * module["server_share"], result["load"][0], result["load"][1])))
+    durable = [data[scheme]["curl_sync"]["seconds"] / data[scheme]["module"]["seconds"] for scheme in ("http", "https")]
+    out.append(("`pcap_download` >= 1.0x curl then fsync (HTTP / HTTPS, 1 GiB)", "%s / %s" % tuple(x(v) for v in durable),
+                min(durable) >= 1.0, "%.0f %% short at worst: the module hashes and verifies what curl only writes" % (
+                    100 * (1.0 - min(durable)))))
+    rss = [max(data["http"][key]["rss"], data["https"][key]["rss"]) for key in ("module_tiny", "module_100m", "module")]
+    out.append(("peak RSS of `pcap_download` < %d MiB for a 24-byte pcap, at 100 MiB and at 1 GiB" % RSS_LIMIT,
+                "%.1f / %.1f / %.1f MiB" % tuple(rss), max(rss) < RSS_LIMIT, "%.0f MiB over" % (max(rss) - RSS_LIMIT)))
+    return out
 
 
 def section_batch(data):
@@ -237,9 +280,7 @@ def section_memory(data):
 
 
 def targets(results):
-    http, bat, one = results["download"]["http"], results["batch"], results["single"]
-    ratio_dl = http["module"]["mbps"] / http["curl"]["mbps"]
-    rss = (http["module_100m"]["rss"], http["module"]["rss"])
+    bat, one = results["batch"], results["single"]
     speed_b = bat["steps"]["seconds"] / bat["alert_pcap"]["seconds"]
     speed_c = bat["vendor"]["seconds"] / bat["alert_pcap"]["seconds"]
     vs_floor = bat["alert_pcap"]["seconds"] / bat["floor"]["seconds"]
@@ -252,18 +293,7 @@ def targets(results):
     ping_task = sum(seconds for _name, seconds in one["ping"]["tasks"])
     fetch_task = max(seconds for _name, seconds in one["fetch"]["tasks"])
     other_tasks = sum(seconds for _name, seconds in one["fetch"]["tasks"]) - fetch_task
-    return [
-        ("download throughput of `pcap_download` >= 0.8x curl (HTTP, 1 GiB)", x(ratio_dl), ratio_dl >= 0.8,
-         "%.0f %% short (%.2f s against curl's %.2f s, so at most %.2f s allowed): the module does what curl does "
-         "not: receive in Python (%.2f s alone), sha256 (%.2f s alone, overlapped with receiving on a second thread), a "
-         "second pass reading every pcap record back (%.2f s) and fsync (%.2f s); see section 1" % (
-             100 * (0.8 - ratio_dl) / 0.8, http["module"]["seconds"], http["curl"]["seconds"],
-             http["curl"]["seconds"] / 0.8, http["breakdown"]["receive"], http["breakdown"]["sha256"],
-             http["breakdown"]["verify"], http["breakdown"]["fsync"]) + (
-             "; curl with the same fsync (`sync FILE`) takes %.2f s, so the module is %.2fx that" % (
-                 http["curl_sync"]["seconds"], http["curl_sync"]["seconds"] / http["module"]["seconds"]))),
-        ("peak RSS of `pcap_download` < %d MiB at 100 MiB and at 1 GiB" % RSS_LIMIT,
-         "%.1f / %.1f MiB" % rss, max(rss) < RSS_LIMIT, "%.0f MiB over" % (max(rss) - RSS_LIMIT)),
+    return download_targets(results["download"]) + [
         ("batch: (a) alert_pcap >= 10x faster than (b) the step-module loop", x(speed_b), speed_b >= 10,
          "%.1fx short" % (10 - speed_b)),
         ("batch: (a) alert_pcap >= 10x faster than (c) the vendor script", x(speed_c), speed_c >= 10,
@@ -333,12 +363,15 @@ def main():
         results[name] = SECTIONS[name]()
     if args.only:
         print(json.dumps(results, indent=1))
+        if "download" in results:
+            for what, measured, met, why in download_targets(results["download"]):
+                print("%-4s %-70s %s %s" % ("pass" if met else "miss", what, measured, "" if met else why))
         return
     info["load_end"] = "%.2f" % os.getloadavg()[0]
     rows = write_doc(results, info, time.monotonic() - started)
     log("wrote docs/benchmarks.md in %.1f min" % ((time.monotonic() - started) / 60))
     for what, measured, met, why in rows:
-        print("%-4s %-70s %s %s" % (met.strip("*"), what, measured, why))
+        print("%-4s %-70s %s %s" % ("pass" if met == "yes" else "miss", what, measured, why))
 
 
 if __name__ == "__main__":

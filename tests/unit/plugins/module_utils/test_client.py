@@ -250,8 +250,10 @@ def test_broken_download_keeps_the_previous_file(client, fake_server, tmp_path):
     dest.write_bytes(b"previous")
 
     class Broken:
-        def read(self, *args, **kwargs):
+        def readinto(self, *args, **kwargs):
             raise requests.exceptions.ConnectionError("Connection reset by peer")
+
+        read = readinto
 
         def close(self):
             pass

@@ -4,6 +4,7 @@ import ipaddress
 import os
 import random
 import struct
+import sys
 import time
 
 import dpkt
@@ -11,7 +12,12 @@ import pytest
 
 from ansible_collections.stamus.scs.plugins.module_utils import _decap
 from ansible_collections.stamus.scs.plugins.module_utils._decap import MAX_HEADERS, MAX_IP_LAYERS, Layer, frame_layers
-from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import FlowFilter, flow_layer, summarize_pcap
+from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import FlowFilter, flow_layer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pcap_parity, under --import-mode=importlib
+
+# Every summary below is also checked against the streaming verifier fed the file in pieces of many sizes.
+from pcap_parity import summarize_pcap  # noqa: E402  pylint: disable=wrong-import-position
 
 CAPTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "captures")
 

@@ -1,6 +1,9 @@
 import builtins
 import ipaddress
+import itertools
+import os
 import struct
+import sys
 import tracemalloc
 
 import dpkt
@@ -11,9 +14,14 @@ from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import (
     PCAP_MAGICS,
     PCAPNG_SHB_TYPE,
     PcapFormatError,
+    PcapStream,
     linktype_name,
-    summarize_pcap,
 )
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pcap_parity, under --import-mode=importlib
+
+# Every summary below is also checked against the streaming verifier fed the file in pieces of many sizes.
+from pcap_parity import summarize_pcap  # noqa: E402  pylint: disable=wrong-import-position
 
 TS = 1777716000  # 2026-05-02T10:00:00Z
 CLIENT4, SERVER4 = "192.0.2.10", "198.51.100.7"
@@ -514,16 +522,18 @@ def test_unsupported_pcap_version(tmp_path):
 # --- streaming ------------------------------------------------------------------------------
 
 class _ReadSpy:
-    """Wraps the file object the module opens and records how much its reads ask for."""
+    """Wraps the file object the module opens and records its reads."""
 
     def __init__(self, handle, stats):
         self._handle = handle
         self._stats = stats
 
-    def read(self, size=-1):
+    def readinto(self, buffer):
+        size = self._handle.readinto(buffer)
         self._stats["reads"] += 1
-        self._stats["largest"] = max(self._stats["largest"], size if size >= 0 else float("inf"))
-        return self._handle.read(size)
+        self._stats["bytes"] += size
+        self._stats["largest"] = max(self._stats["largest"], len(buffer))
+        return size
 
     def __getattr__(self, name):
         return getattr(self._handle, name)
@@ -535,8 +545,14 @@ class _ReadSpy:
         self._handle.close()
 
 
+def spy_on_reads(monkeypatch):
+    stats = {"reads": 0, "bytes": 0, "largest": 0}
+    monkeypatch.setattr(_pcapfile, "open", lambda *args, **kwargs: _ReadSpy(builtins.open(*args, **kwargs), stats), raising=False)
+    return stats
+
+
 @pytest.mark.parametrize("five_tuple", [None, TCP_FLOW])
-def test_large_file_is_streamed(tmp_path, monkeypatch, five_tuple):
+def test_large_file_is_read_once_in_bounded_memory(tmp_path, monkeypatch, five_tuple):
     frame = ether(ipv4(CLIENT4, SERVER4, tcp(49152, 443)))
     count = 200000
     path = tmp_path / "large.pcap"
@@ -546,11 +562,10 @@ def test_large_file_is_streamed(tmp_path, monkeypatch, five_tuple):
     file_size = path.stat().st_size
     assert file_size > 10 * 1024 * 1024
 
-    stats = {"reads": 0, "largest": 0}
-    monkeypatch.setattr(_pcapfile, "open", lambda *args, **kwargs: _ReadSpy(builtins.open(*args, **kwargs), stats), raising=False)
+    stats = spy_on_reads(monkeypatch)
     tracemalloc.start()
     try:
-        summary = summarize_pcap(str(path), five_tuple)
+        summary = _pcapfile.summarize_pcap(str(path), five_tuple)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -558,8 +573,52 @@ def test_large_file_is_streamed(tmp_path, monkeypatch, five_tuple):
     assert summary["packets"] == count and summary["bytes"] == count * len(frame)
     assert summary["last_packet_time"] == "2026-05-02T10:00:09.000000Z"
     assert summary["flow_packets"] == (None if five_tuple is None else count)
-    assert stats["reads"] >= count and stats["largest"] <= 65536
-    assert peak < file_size / 10
+    # one pass over the file, in pieces of the read buffer, and memory of about that buffer
+    assert stats["bytes"] == file_size and stats["largest"] <= _pcapfile.READ_BUFFER_SIZE
+    assert peak < 2 * _pcapfile.READ_BUFFER_SIZE, peak
+
+
+def test_stream_of_a_large_file_in_odd_pieces(tmp_path):
+    """The 200,000 records above, fed in pieces that cut records everywhere: the same summary as the file pass."""
+    frame = ether(ipv4(CLIENT4, SERVER4, tcp(49152, 443)))
+    record = struct.pack("<IIII", TS + 9, 0, len(frame), len(frame)) + frame
+    path = tmp_path / "large.pcap"
+    write_dpkt_pcap(path, [frame])
+    with open(str(path), "ab") as handle:
+        handle.write(record * 199999)
+    data = memoryview(path.read_bytes())
+    stream = PcapStream(TCP_FLOW)
+    sizes = itertools.cycle((4099, 17, 65537, 1, 1000003))
+    pos = 0
+    while pos < len(data):
+        size = next(sizes)
+        stream.feed(data[pos:pos + size])
+        pos += size
+    assert stream.finish() == _pcapfile.summarize_pcap(str(path), TCP_FLOW)
+
+
+def test_stream_fails_at_the_piece_that_shows_it(tmp_path):
+    """A download stops as soon as what arrived is not a capture, not at its end."""
+    stream = PcapStream()
+    with pytest.raises(PcapFormatError, match="looks like HTML"):
+        for _piece in range(1000):
+            stream.feed(b"<html><body>Please log in. " * 4)
+    path = write_pcap(tmp_path / "a.pcap", [b"\0" * 40] * 3, snaplen=65536)
+    stream = PcapStream()
+    stream.feed(open(path, "rb").read())
+    with pytest.raises(PcapFormatError, match="packet 4 at offset 192 declares 300000 captured bytes"):
+        stream.feed(struct.pack("<IIII", TS, 0, 300000, 300000))
+
+
+def test_stream_of_nothing_and_of_a_cut_magic():
+    with pytest.raises(PcapFormatError, match="^empty file$"):
+        PcapStream().finish()
+    stream = PcapStream()
+    stream.feed(b"\xd4")
+    stream.feed(b"")
+    stream.feed(b"\xc3")
+    with pytest.raises(PcapFormatError, match="only 2 bytes"):
+        stream.finish()
 
 
 def huge_section_header(path, body_bytes, sections=1):
@@ -581,16 +640,16 @@ def huge_section_header(path, body_bytes, sections=1):
 def test_huge_section_header_block_is_read_in_bounded_memory(tmp_path, monkeypatch):
     """A Section Header Block is capped like the other non-packet blocks: a 256 MiB one (twice) costs no 256 MiB."""
     path = huge_section_header(tmp_path / "huge-shb.pcapng", 256 * 1024 * 1024, sections=2)
-    stats = {"reads": 0, "largest": 0}
-    monkeypatch.setattr(_pcapfile, "open", lambda *args, **kwargs: _ReadSpy(builtins.open(*args, **kwargs), stats), raising=False)
+    stats = spy_on_reads(monkeypatch)
     tracemalloc.start()
     try:
-        summary = summarize_pcap(path, TCP_FLOW)
+        summary = _pcapfile.summarize_pcap(path, TCP_FLOW)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert (summary["format"], summary["packets"], summary["flow_packets"]) == ("pcapng", 2, 2)
-    assert stats["largest"] <= _pcapfile.BLOCK_READ_LIMIT + 4 and peak < 4 * _pcapfile.BLOCK_READ_LIMIT, (stats, peak)
+    assert stats["largest"] <= _pcapfile.READ_BUFFER_SIZE and peak < 4 * _pcapfile.BLOCK_READ_LIMIT, (stats, peak)
+    assert summarize_pcap(path, TCP_FLOW) == summary  # and in other pieces
 
 
 def test_huge_section_header_block_still_has_its_trailer_checked(tmp_path):

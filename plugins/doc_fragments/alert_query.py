@@ -88,7 +88,7 @@ options:
   limit:
     description:
       - Return at most this many alerts, newest first (with O(alert_ids), the newest of the alerts found).
-      - Without a limit, every matching alert is returned. SCS can page through the first 10,000 results of a query:
+      - Without a limit, every matching alert is returned. SCS can page through the first 10,000 results of a query;
         M(stamus.scs.alert_info) fails with a message asking to narrow a query that matches more, and so does a
         O(limit) above 10,000 that a query exceeds; M(stamus.scs.alert_pcap) without a limit reads past that window.
     type: int

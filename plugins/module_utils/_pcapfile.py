@@ -408,8 +408,8 @@ class _ClassicReader(_Units):
         self._expect_record(self.position, 1)
 
     def _expect_record(self, offset, number):
-        self.expect(PCAP_RECORD_LEN, self._record_header, ("record header of packet %d" % number, offset,
-                                                          PCAP_RECORD_LEN, offset), boundary=True, scan=self._scan)
+        what = ("record header of packet %d" % number, offset, PCAP_RECORD_LEN, offset)
+        self.expect(PCAP_RECORD_LEN, self._record_header, what, boundary=True, scan=self._scan)
 
     def _record_header(self, header):
         """A record header that arrived in pieces."""

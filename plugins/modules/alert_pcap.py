@@ -48,7 +48,7 @@ options:
   alerts:
     description:
       - Alerts to fetch, as returned by M(stamus.scs.alert_info) (each needs C(_id), C(host) and C(flow_id)), for a few
-        alerts at hand. They all go through Ansible's variables: for many alerts, give the query options or
+        alerts at hand. They all go through Ansible's variables; for many alerts, give the query options or
         O(alerts_file) instead.
       - Raw Elasticsearch hits with C(_source) are accepted too.
       - Never echoed back in the result's C(invocation) (which shows how many there were instead).
@@ -69,7 +69,7 @@ options:
         file is UTF-8.
       - The file is read twice, first to check it whole, so that a malformed or oversized alert fails the task, naming
         its line, before any call to SCS.
-      - Alerts are taken as given, like O(alerts): prefer O(alert_ids) when SCS should be asked for them.
+      - Alerts are taken as given, like O(alerts); prefer O(alert_ids) when SCS should be asked for them.
       - Mutually exclusive with O(alerts) and with the query options.
     type: path
   dest:
@@ -159,7 +159,7 @@ options:
         requester.
     type: dict
 notes:
-  - A query without O(limit) is read oldest first, page by page, and past the 10,000 results SCS can page through: once
+  - A query without O(limit) is read oldest first, page by page, and past the 10,000 results SCS can page through; once
     10,000 are read, the next ones start at the newest C(@timestamp) read (SCS's bounds are inclusive; the alerts read
     at that millisecond are skipped). The end of the time window is pinned when the task starts (O(to), else now), so
     alerts arriving meanwhile do not shift the pages; they are for the next run. Only more than 10,000 alerts in one
@@ -514,8 +514,8 @@ def report(module, source, result, stale):
     first_failure = result.pop("first_failure")
     problems = []
     if failed:
-        result["failure"] = "%d of %d alert(s) could not be fetched: %s" % (failed, summary["alerts"],
-                                                                           first_failure or "see results.")
+        result["failure"] = "%d of %d alert(s) could not be fetched: %s" % (
+            failed, summary["alerts"], first_failure or "see results.")
         problems.append(result["failure"])
     if not_found:
         problems.append("%d of the alert_ids were not found on SCS: %s%s. Check the ids, the other filters and the time "

@@ -34,7 +34,7 @@ def emu():
     once its conditional pcap is applied: they are the ones to fetch."""
     with Emulator(tls=True, seed=74, probes=3, templates=1, alerts=SEEDED, flows=SEEDED_FLOWS, pcap="none",
                   extra_args=("--pcap-total-size", "100000000"), token=TOKEN_MARKER, startup_timeout=600) as emulator:
-        probe = next(entry for entry in emulator.state()["probes"] if entry["name"] == "probe-01")
+        [probe] = [entry for entry in emulator.state()["probes"] if entry["name"] == "probe-01"]
         assert emulator.rest("PATCH", "/rest/appliances/probe/%d/" % probe["appliance_id"],
                              json={"conditional_pcap": True}).status_code == 200
         apply_now(emulator)
@@ -135,8 +135,8 @@ def test_a_full_temporary_directory_is_a_clear_error(tmp_path, ledger, monkeypat
             tiny_disk(tmp_path / "tmp", "64k") as spool_dir:
         dest = tmp_path / "evidence"
         monkeypatch.setenv("TMPDIR", str(spool_dir))
-        result, _rss, _seconds = run_module_direct("alert_pcap", dict(connection(small), since="30d", dest=str(dest),
-                                                                       workers=1), tmp_path)
+        args = dict(connection(small), since="30d", dest=str(dest), workers=1)
+        result, _rss, _seconds = run_module_direct("alert_pcap", args, tmp_path)
         assert result["failed"] and result["msg"].startswith(
             "Cannot write the temporary file that holds the run's alerts, in %s (TMPDIR): No space left on device. "
             % spool_dir), result["msg"]

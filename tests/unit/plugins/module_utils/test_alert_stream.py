@@ -120,7 +120,7 @@ def test_a_limit_takes_the_newest_and_reads_them_before_any_fetch(tail):
     source = alert_source(client(), {"since": "30d", "limit": 3, "page_size": 2}, now=(T0 + 60000) / 1000)
     assert not source.ordered
     assert ids(source) == ["a007", "a006", "a005"] and ids(source) == ["a007", "a006", "a005"]
-    assert len([query for query in tail.queries]) == 2  # read once, from SCS; the second pass reads the spool
+    assert len(list(tail.queries)) == 2  # read once, from SCS; the second pass reads the spool
     source.close()
 
 

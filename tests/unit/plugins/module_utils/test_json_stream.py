@@ -11,7 +11,7 @@ ALERTS = [{"_id": "a%d" % index, "host": "probe-01", "flow_id": index, "alert": 
 
 def read(path, cap=1 << 20):
     documents = JsonDocuments(str(path), cap=cap)
-    return [(line, document) for line, document in documents], documents
+    return list(documents), documents
 
 
 @pytest.mark.parametrize("form, text", [

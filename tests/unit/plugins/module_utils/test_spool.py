@@ -14,7 +14,6 @@ def test_alerts_are_read_back_per_chain_in_order(tmp_path):
         spool.append(first, {"_id": "late"})
         assert [alert["_id"] for alert in spool.read(snapshot)] == ["a1", "a2", "a4", "a5"]
         assert [alert["_id"] for alert in spool.read(spool.entries(first, skip=4))] == ["late"]
-        assert [alert for alert in spool.read(spool.entries(second))] == [{"_id": "a0", "text": "é\n0"},
-                                                                         {"_id": "a3", "text": "é\n3"}]
+        assert list(spool.read(spool.entries(second))) == [{"_id": "a0", "text": "é\n0"}, {"_id": "a3", "text": "é\n3"}]
         assert (first.count, second.count) == (5, 2) and spool.entries(Chain()) == []
         assert os.listdir(tmp_path) == []  # unnamed: nothing to leave behind

@@ -1,41 +1,60 @@
-# The two commands of the README: `make demo` and `make test`. Everything installs from PyPI into .venv.
+# The two commands of the README: `make demo` and `make test`. Everything installs from PyPI into .venv (and the
+# second ansible-core's venv under .build/). `make check` is the quick loop; see README "Set-up".
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
-COLLECTION_LINK := .build/collections/ansible_collections/stamus/scs
-export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(BIN):$(PATH)
+# The directory where this checkout is the collection stamus.scs (made outside the checkout, see tests/collection_path.py).
+COLLECTIONS = $$($(BIN)/python tests/collection_path.py)
 
-.PHONY: setup demo test pytest sanity lint ee changelog release-notes build emulator bench clean
+# The second ansible-core of `make test` (sanity and unit tests): the newest (requirements/core-next.txt) on the
+# newest Python 3.12+ found, else the oldest meta/runtime.yml allows (requirements/core-minimum.txt) on $(PYTHON).
+NEXT_PYTHON = $(shell bash tools/newest_python.sh)
+ALT_CORE = $(if $(NEXT_PYTHON),next,minimum)
+ALT_VENV = .build/core-$(ALT_CORE)
 
-$(VENV)/.installed: requirements/test.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements/test.txt
-	touch $@
+.PHONY: setup setup-alt demo test test-parts check pytest sanity sanity-alt units-alt lint ee changelog docs \
+	release-notes build emulator bench clean distclean
 
-$(COLLECTION_LINK):
-	mkdir -p $(dir $@)
-	ln -sfn ../../../.. $@
+## .venv for $(PYTHON) (3.11 or newer), rebuilt when the interpreter or requirements/ change.
+setup:
+	@bash tools/venv.sh $(VENV) $(PYTHON) requirements/test.txt
 
-setup: $(VENV)/.installed $(COLLECTION_LINK)
+setup-alt:
+	@bash tools/venv.sh $(ALT_VENV) $(if $(NEXT_PYTHON),$(NEXT_PYTHON),$(PYTHON)) requirements/core-$(ALT_CORE).txt
 
 ## Run the main job: against $SCS_URL/$SCS_TOKEN when set, else against the bundled emulator over TLS.
 demo: setup
 	$(BIN)/python tools/demo.py
 
-## Unit, emulator, integration and EDA tests, ansible-test sanity, ansible-lint, the execution environment, the changelog.
-test: pytest sanity lint ee changelog
+## Everything, two jobs at a time (the whole pytest run beside the other checks), each target's output in one block:
+## unit, emulator, integration and EDA tests, ansible-test sanity and unit tests on a second ansible-core,
+## ansible-lint, the execution environments, the changelog.
+test: setup setup-alt
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-parts
+
+test-parts: pytest sanity sanity-alt units-alt lint ee changelog
+
+## The edit loop (under 2 minutes): unit tests, the emulator's tests and one integration test over HTTPS, on both cores.
+CHECK_TESTS := tests/unit tests/emulator tests/integration/test_alert_info.py
+check: setup
+	$(BIN)/pytest -q -p no:cacheprovider -n auto $(CHECK_TESTS)
 
 pytest: setup
 	$(BIN)/pytest
 
 sanity: setup
-	bash tools/sanity.sh
+	SANITY_ROOT=$(CURDIR)/.build/sanity bash tools/sanity.sh
+
+sanity-alt: setup-alt
+	ANSIBLE_TEST=$(CURDIR)/$(ALT_VENV)/bin/ansible-test SANITY_ROOT=$(CURDIR)/.build/sanity-$(ALT_CORE) bash tools/sanity.sh
+
+units-alt: setup-alt
+	$(ALT_VENV)/bin/pytest -q -p no:cacheprovider tests/unit
 
 lint: setup
-	$(BIN)/ansible-lint --profile production
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(BIN)/ansible-lint --profile production
 
 ## ansible-builder create on meta/execution-environment.yml, and on the AWX execution and EDA decision environments
 ## of extensions/awx/. The collection's dependency paths are relative to its root (where ansible-builder reads
@@ -57,12 +76,18 @@ changelog: setup
 	$(BIN)/antsibull-changelog generate --output .build/CHANGELOG.md
 	diff -u CHANGELOG.md .build/CHANGELOG.md || { echo "CHANGELOG.md is stale: run antsibull-changelog generate"; exit 1; }
 
+## docs/reliability.md from the last green run of the whole test suite (tests write .build/reliability.md only).
+docs:
+	@test -f .build/reliability.md || { echo "No .build/reliability.md: run make test (or make pytest) until green first"; exit 1; }
+	cp .build/reliability.md docs/reliability.md
+
 ## A release: the fragments move into changelogs/changelog.yaml and CHANGELOG.md is regenerated, for example
 ## `make release-notes VERSION=1.1.0` (after setting that version in galaxy.yml). ansible-doc lists new plugins from
 ## the collection's ansible_collections path.
-release-notes: setup $(COLLECTION_LINK)
+release-notes: setup
 	@test -n "$(VERSION)" || { echo "Set VERSION, for example make release-notes VERSION=1.1.0"; exit 1; }
-	cd $(COLLECTION_LINK) && $(BIN)/antsibull-changelog release --version $(VERSION)
+	cd $(COLLECTIONS)/ansible_collections/stamus/scs && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) \
+		$(BIN)/antsibull-changelog release --version $(VERSION)
 
 build: setup
 	$(BIN)/ansible-galaxy collection build --force --output-path .build/dist
@@ -71,9 +96,14 @@ build: setup
 bench: setup
 	$(BIN)/python tools/bench/run.py
 
-## Start the SCS emulator in the foreground (prints URL, token and CA path).
+## Start the SCS emulator in the foreground: first `export SCS_URL=... SCS_TOKEN=... SCS_CA_PATH=...` lines on
+## stdout, ready to eval; its log on stderr.
 emulator: setup
-	PYTHONPATH=tests/emulator $(BIN)/python -m scs_emulator serve --tls
+	@PYTHON=$(BIN)/python bash tools/emulator.sh
 
 clean:
-	rm -rf .build tests/output
+	rm -rf .build tests/output .pytest_cache
+
+## clean, and the venv: the next make rebuilds it.
+distclean: clean
+	rm -rf $(VENV)

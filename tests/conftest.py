@@ -3,12 +3,13 @@
 import os
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLLECTIONS = os.path.join(REPO, ".build", "collections")
-LINK = os.path.join(COLLECTIONS, "ansible_collections", "stamus", "scs")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # collection_path, under --import-mode=importlib
 
-if not os.path.exists(LINK):
-    os.makedirs(os.path.dirname(LINK), exist_ok=True)
-    os.symlink(os.path.relpath(REPO, os.path.dirname(LINK)), LINK)
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
+from collection_path import collections_dir  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def pytest_configure(config):  # pylint: disable=unused-argument
+    """Before any test module is imported; the link lives outside the checkout (see collection_path)."""
+    root = collections_dir()
+    if root not in sys.path:
+        sys.path.insert(0, root)

@@ -10,11 +10,13 @@ import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "emulator"))
+sys.path.insert(0, os.path.join(REPO, "tests"))
 
+from collection_path import collections_dir  # noqa: E402  pylint: disable=wrong-import-position
 from scs_emulator.testing import Emulator  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 BIN = os.path.dirname(sys.executable)
-COLLECTIONS = os.path.join(REPO, ".build", "collections")
+COLLECTIONS = collections_dir()
 # The default emulator runs with this token, so leaks are easy to spot.
 TOKEN_MARKER = "tok-MARKER-5f0c2d9e7b1a"
 

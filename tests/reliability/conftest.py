@@ -1,8 +1,14 @@
-"""The reliability suite's ledger: every scenario records what it observed; docs/reliability.md is written from it."""
+"""The reliability suite's ledger: every scenario records what it observed; after a green run of the whole suite it
+becomes .build/reliability.md, which `make docs` copies to docs/reliability.md.
+
+Under pytest-xdist each worker writes its part of the ledger to a JSON file of a directory the controller made for
+this run; the controller merges the parts at the end of the session."""
 
 import collections
+import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 
@@ -10,8 +16,12 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))  # runner.py
+from runner import COLLECTIONS  # noqa: E402  pylint: disable=wrong-import-position
+
 REPO = os.path.dirname(os.path.dirname(HERE))
-DOC = os.path.join(REPO, "docs", "reliability.md")
+OUTPUT = os.path.join(REPO, ".build")
+DOC = os.path.join(OUTPUT, "reliability.md")
+PARTS = "scs_ledger_parts"  # the workerinput key naming the controller's directory of parts
 OUTCOMES = ("survived", "clear error")
 
 
@@ -21,6 +31,18 @@ class Ledger:
     def __init__(self):
         self.rows = []
         self.checks = collections.Counter()
+        self.files = set()  # the suite's test files this process ran
+
+    def dump(self, path):
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump({"rows": self.rows, "checks": self.checks, "files": sorted(self.files)}, handle)
+
+    def merge(self, path):
+        with open(path, encoding="utf-8") as handle:
+            part = json.load(handle)
+        self.rows += [tuple(row) for row in part["rows"]]
+        self.checks.update(part["checks"])
+        self.files.update(part["files"])
 
     def record(self, category, scenario, where, outcome, observed):
         assert outcome in OUTCOMES, outcome
@@ -49,12 +71,14 @@ class Ledger:
 
 def _portable(text):
     """The doc is committed: no path of this machine, no random port."""
+    text = text.replace(COLLECTIONS + "/", "<collections>/")
     text = re.sub(re.escape(tempfile.gettempdir()) + r"/pytest-of-[^/]+/pytest-\d+/", "<tmp>/", text)
     text = text.replace(REPO, "<repo>").replace(tempfile.gettempdir() + "/", "<tmp>/")
     return re.sub(r"(127\.0\.0\.\d+|localhost|\[::1\]):\d+", r"\1:<port>", text)
 
 
 LEDGER = Ledger()
+LEDGER_PARTS = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")
@@ -62,11 +86,33 @@ def ledger():
     return LEDGER
 
 
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
+        os.makedirs(OUTPUT, exist_ok=True)
+        config.stash[LEDGER_PARTS] = tempfile.mkdtemp(prefix="reliability-parts-", dir=OUTPUT)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist, on the controller: tell each worker where its part of the ledger goes."""
+    node.workerinput[PARTS] = node.config.stash[LEDGER_PARTS]
+
+
 def pytest_sessionfinish(session, exitstatus):
-    """Rewrite the doc only after a green run of every file of the suite (no -k or -m selection)."""
-    options = session.config.option
+    """Each process saves its part; the controller writes the doc only after a green run of every file of the suite
+    (no -k or -m selection)."""
+    config = session.config
+    LEDGER.files.update(os.path.basename(str(item.path)) for item in session.items
+                        if os.path.dirname(str(item.path)) == HERE)
+    if hasattr(config, "workerinput"):
+        LEDGER.dump(os.path.join(config.workerinput[PARTS], "%s.json" % config.workerinput["workerid"]))
+        return
+    parts = config.stash[LEDGER_PARTS]
+    for name in sorted(os.listdir(parts)):
+        LEDGER.merge(os.path.join(parts, name))
+    shutil.rmtree(parts)
     suite = {name for name in os.listdir(HERE) if name.startswith("test_") and name.endswith(".py")}
-    ran = {os.path.basename(str(item.path)) for item in session.items if os.path.dirname(str(item.path)) == HERE}
-    if exitstatus == 0 and LEDGER.rows and ran == suite and not options.keyword and not options.markexpr:
+    options = config.option
+    if exitstatus == 0 and LEDGER.rows and LEDGER.files == suite and not options.keyword and not options.markexpr:
         with open(DOC, "w", encoding="utf-8") as handle:
             handle.write(LEDGER.render())

@@ -15,13 +15,14 @@ import pytest
 import yaml
 
 from ansible_collections.stamus.scs.plugins.module_utils._alert_source import SOURCE_OPTIONS, source_settings
+from collection_path import collections_dir  # tests/collection_path.py
 from ansible_collections.stamus.scs.plugins.module_utils._connection import connection_argument_spec
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsAuthenticationError, ScsConfigError
 
 TOKEN = "tok-eda-plugin-9d3c51aa"
 ALERTS = "/rest/rules/es/alerts_tail/"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-COLLECTIONS = os.path.join(REPO, ".build", "collections")
+COLLECTIONS = collections_dir()
 PLUGIN = os.path.join("extensions", "eda", "plugins", "event_source", "alerts.py")
 INSTALLED = os.path.join(COLLECTIONS, "ansible_collections", "stamus", "scs", PLUGIN)
 

@@ -12,11 +12,12 @@ from ansible.plugins.loader import init_plugin_loader, inventory_loader
 from ansible.utils.collection_loader import AnsibleCollectionConfig
 
 from ansible_collections.stamus.scs.plugins.module_utils._probes import effective_pcap
+from collection_path import collections_dir  # tests/collection_path.py
 
 TOKEN = "unit-marker-9a7d3c"
 URL = "https://scs.example.net"
 LABEL = "Activate pcap extraction on alerts"
-COLLECTIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), *[os.pardir] * 4, ".build", "collections")
+COLLECTIONS = collections_dir()
 TEMPLATES = [{"pk": 1, "name": "DMZ Paris", "conditional_pcap": True}, {"pk": 2, "name": "lab", "conditional_pcap": False}]
 PROBES = [
     {"appliance_id": 11, "name": "probe-01", "address": "10.0.0.11", "descr": "Paris - DMZ", "template": 1,

@@ -36,8 +36,8 @@ test: setup setup-alt
 
 test-parts: pytest sanity sanity-alt units-alt lint ee changelog
 
-## The edit loop (under 2 minutes): unit tests, the emulator's tests and one integration test over HTTPS, on both cores.
-CHECK_TESTS := tests/unit tests/emulator tests/integration/test_alert_info.py
+## The edit loop (under 2 minutes on an idle 2-core machine): the unit tests and two quick integration files over HTTPS.
+CHECK_TESTS := tests/unit tests/integration/test_alert_info.py tests/integration/test_setup_tools.py
 check: setup
 	$(BIN)/pytest -q -p no:cacheprovider -n auto $(CHECK_TESTS)
 

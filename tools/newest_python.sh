@@ -4,10 +4,10 @@
 # pyenv shims of versions that are not selected fail when run, so each candidate is run before it is chosen.
 set -uo pipefail
 candidates=(python3.14 python3.13 python3.12)
-for version in $(ls -d "$HOME"/.pyenv/versions/3.1[2-9]* 2>/dev/null | sort -rV); do
-    candidates+=("$version/bin/python3")
+for version in "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3; do
+    [[ -x $version ]] && candidates+=("$version")
 done
-best= best_version=
+best='' best_version=
 for candidate in "${candidates[@]}"; do
     found=$("$candidate" -c 'import sys; v = sys.version_info; print(sys.executable, "%d.%d.%d" % v[:3]) if v >= (3, 12) else None' 2>/dev/null) || continue
     [[ -n $found ]] || continue

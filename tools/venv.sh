@@ -13,9 +13,9 @@ check='import sys; sys.exit(sys.version_info < (3, 11))'
 }
 id=$("$python" -c 'import os, sys; print(os.path.realpath(sys.executable), sys.version.split()[0])')
 stamp=$dir/.installed
-included=$(sed -n 's/^-r //p' "$requirements" | sed "s|^|$(dirname "$requirements")/|")
+mapfile -t included < <(sed -n 's/^-r //p' "$requirements" | sed "s|^|$(dirname "$requirements")/|")
 if [[ -f $stamp && $(cat "$stamp") == "$id" ]]; then
-    changed=$(find "$requirements" $included -newer "$stamp")
+    changed=$(find "$requirements" "${included[@]}" -newer "$stamp")
     [[ -z $changed ]] && exit 0
     echo "$dir: rebuilding, changed since it was built: $changed" >&2
 elif [[ -e $dir ]]; then

@@ -118,7 +118,7 @@ class _FrameBuilder:  # pylint: disable=too-many-instance-attributes
         return self.srv, self.cli, self.dport, self.sport
 
     def frame(self, to_server, transport):
-        src, dst = (self.cli, self.srv) if to_server else (self.srv, self.cli)
+        src, dst, _sport, _dport = self.ends(to_server)
         smac, dmac = (self.cli_mac, self.srv_mac) if to_server else (self.srv_mac, self.cli_mac)
         self.ip_id = (self.ip_id + 1) % 65536
         packet, ethertype = frames.ip(src, dst, self.proto, self.ip_id, transport)

@@ -99,3 +99,40 @@ def test_same_seed_same_tunnelled_alerts_and_pcaps():
             runs.append((json.dumps(alerts, sort_keys=True), [emulator.expected_pcap(a["_id"]) for a in alerts]))
     assert runs[0] == runs[1]
     assert all(len(pcap) > 24 for pcap in runs[0][1])
+
+
+def inner_packet(kind, frame):
+    """(bytes Suricata counts for a tunnelled packet in its inner flow, that packet's IP layer), decoded with dpkt:
+    the pseudo packet made of the tunnel's payload (an Ethernet frame for VXLAN and ERSPAN, an IP packet for GRE,
+    Geneve and IP-in-IP); the whole frame when the encapsulation is decoded in place (MPLS, PPPoE, VLAN tags)."""
+    if kind in ("mpls", "pppoe", "qinq"):
+        node = dpkt.ethernet.Ethernet(frame).data
+        while not isinstance(node, (dpkt.ip.IP, dpkt.ip6.IP6)):
+            node = node.data
+        return frame, node
+    outer = dpkt.ethernet.Ethernet(frame).data
+    if kind in ("vxlan", "geneve"):
+        payload = bytes(outer.data.data)
+        inner = payload[8 + (0 if kind == "vxlan" else (payload[0] & 0x3F) * 4):]
+    elif kind == "erspan":
+        inner = bytes(outer.data.data)[8:]  # after the ERSPAN type II header
+    else:
+        inner = bytes(outer.data.data if kind == "gre" else outer.data)
+    if kind in ("vxlan", "erspan"):
+        return inner, dpkt.ethernet.Ethernet(inner).data
+    return inner, (dpkt.ip6.IP6 if inner[0] >> 4 == 6 else dpkt.ip.IP)(inner)
+
+
+@pytest.mark.parametrize("kind", tunnels.KINDS)
+def test_tunnelled_flow_counters_count_what_the_inner_flow_sees(tunnel_emu, kind):
+    for alert in tunnel_emu.add_alerts(probe="probe-02", count=2, encapsulation=kind):
+        flow = alert["flow"]
+        records = pcapstore.read_pcap(workflow(tunnel_emu, alert).content)[:flow["pkts_toserver"] + flow["pkts_toclient"]]
+        client = socket.inet_pton(socket.AF_INET6 if ":" in alert["src_ip"] else socket.AF_INET, alert["src_ip"])
+        counted = {"toserver": [0, 0], "toclient": [0, 0]}
+        for _sec, _usec, frame in records:
+            inner, ip = inner_packet(kind, frame)
+            way = "toserver" if ip.src == client else "toclient"
+            counted[way][0] += 1
+            counted[way][1] += len(inner)
+        assert {way: [flow["pkts_" + way], flow["bytes_" + way]] for way in counted} == counted

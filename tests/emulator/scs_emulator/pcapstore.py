@@ -25,7 +25,7 @@ import struct
 import threading
 import time
 
-from . import tunnels
+from . import frames, tunnels
 
 ALERT_PCAP_DIR = "/var/log/suricata/fpc"
 FILE_RE = re.compile(r"^log-(\d+)-(\d+)\.pcap$")
@@ -435,23 +435,14 @@ _SYNTH_PAYLOAD = bytes(range(32, 127)) * 16
 _SYNTH_BLOCK = []
 
 
-def _checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def synthetic_frame(length, seq):
     """An Ethernet/IPv4/TCP frame (10.99.0.1:40000 -> 10.99.0.2:80, ACK+PSH) of `length` bytes, checksums set."""
     payload = _SYNTH_PAYLOAD[:length - 54]
     tcp = _SYNTH_PORTS + struct.pack("!IIBBHHH", seq & 0xFFFFFFFF, 1, 5 << 4, 0x18, 65535, 0, 0) + payload
     pseudo = _SYNTH_IPS + struct.pack("!BBH", 0, 6, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp)) + tcp[18:]
+    tcp = tcp[:16] + struct.pack("!H", frames.checksum(pseudo + tcp)) + tcp[18:]
     ip_header = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(tcp), seq & 0xFFFF, 0x4000, 64, 6, 0) + _SYNTH_IPS
-    ip_header = ip_header[:10] + struct.pack("!H", _checksum(ip_header)) + ip_header[12:]
+    ip_header = ip_header[:10] + struct.pack("!H", frames.checksum(ip_header)) + ip_header[12:]
     return _SYNTH_MACS + b"\x08\x00" + ip_header + tcp
 
 

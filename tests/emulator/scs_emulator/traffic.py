@@ -1,17 +1,18 @@
-"""Synthetic network traffic: deterministic flows built packet by packet with dpkt.
+"""Synthetic network traffic: deterministic flows built packet by packet (frames.py).
 
-Pure code (no Django): given a random.Random, build a Flow holding real Ethernet frames
-(IPv4 or IPv6; TCP with handshake, data both ways and FIN, or UDP request/response).
+Pure code (no Django): given a random.Random, build a Flow holding real Ethernet frames (IPv4 or IPv6; TCP with
+handshake, data both ways with consistent sequence and acknowledgement numbers, and FIN, or UDP queries and answers),
+IP, TCP and UDP checksums set. The payloads (payloads.py) are the ones the alert's app-layer block describes.
 """
 
 import dataclasses
 import socket
-import string
 
-import dpkt
+from . import frames, payloads
 
 MAX_FLOW_ID = 2 ** 51
 MSS = 1448
+MSS_OPTION = b"\x02\x04\x05\xb4"  # kind 2 (MSS), length 4, 1460: what a SYN and a SYN-ACK on Ethernet announce
 
 # app_proto -> list of (signature_id, rev, signature, category, severity)
 SIGNATURES = {
@@ -41,9 +42,6 @@ SIGNATURES = {
 
 APP_PORTS = {"http": 80, "tls": 443, "dns": 53, "ssh": 22, "smb": 445}
 APP_WEIGHTS = [("http", 40), ("tls", 30), ("dns", 15), ("ssh", 10), ("smb", 5)]
-DOMAINS = ["update.example.com", "cdn.example.net", "evil-c2.example.top", "files.example.cloud",
-           "api.example.org", "discord.com", "login.example.com", "static.example.net"]
-USER_AGENTS = ["curl/8.5.0", "Mozilla/5.0 (Windows NT 10.0; Win64; x64)", "Go-http-client/1.1", "python-requests/2.31.0"]
 
 
 @dataclasses.dataclass
@@ -52,6 +50,7 @@ class Packet:
     to_server: bool
     frame: bytes
     payload_len: int
+    counted_len: int  # what Suricata adds to the flow's byte counter for it (GET_PKT_LEN, see the README)
 
 
 @dataclasses.dataclass
@@ -86,12 +85,13 @@ class Flow:  # pylint: disable=too-many-instance-attributes
         return (self.proto, self.src_ip, self.src_port, self.dest_ip, self.dest_port)
 
     def counters(self, upto):
-        """Flow counters (pkts/bytes each way) over packets[0..upto]."""
+        """Flow counters (pkts/bytes each way) over packets[0..upto], the alerted packet included (Suricata updates
+        the flow before it inspects the packet)."""
         out = {"pkts_toserver": 0, "pkts_toclient": 0, "bytes_toserver": 0, "bytes_toclient": 0}
         for pkt in self.packets[:upto + 1]:
             way = "toserver" if pkt.to_server else "toclient"
             out["pkts_" + way] += 1
-            out["bytes_" + way] += len(pkt.frame)
+            out["bytes_" + way] += pkt.counted_len
         return out
 
 
@@ -99,92 +99,58 @@ def _mac(rng):
     return bytes([0x02] + [rng.randrange(256) for _i in range(5)])
 
 
-def _printable(rng, size):
-    alphabet = string.ascii_letters + string.digits + " \n"
-    return "".join(rng.choice(alphabet) for _i in range(size)).encode()
-
-
 class _FrameBuilder:  # pylint: disable=too-many-instance-attributes
     """Builds Ethernet frames for one flow (both directions)."""
 
     def __init__(self, rng, flow_proto, src_ip, dst_ip, sport, dport):
-        self.v6 = ":" in src_ip
-        family = socket.AF_INET6 if self.v6 else socket.AF_INET
+        family = socket.AF_INET6 if ":" in src_ip else socket.AF_INET
         self.cli = socket.inet_pton(family, src_ip)
         self.srv = socket.inet_pton(family, dst_ip)
         self.cli_mac, self.srv_mac = _mac(rng), _mac(rng)
         self.sport, self.dport = sport, dport
-        self.proto = flow_proto
+        self.proto = frames.PROTO_TCP if flow_proto == "TCP" else frames.PROTO_UDP
         self.ip_id = rng.randrange(65536)
 
-    def frame(self, to_server, l4):
-        src, dst = (self.cli, self.srv) if to_server else (self.srv, self.cli)
+    def ends(self, to_server):
+        """(source address, destination address, source port, destination port) of a packet going that way."""
+        if to_server:
+            return self.cli, self.srv, self.sport, self.dport
+        return self.srv, self.cli, self.dport, self.sport
+
+    def frame(self, to_server, transport):
+        src, dst, _sport, _dport = self.ends(to_server)
         smac, dmac = (self.cli_mac, self.srv_mac) if to_server else (self.srv_mac, self.cli_mac)
-        nxt = dpkt.ip.IP_PROTO_TCP if self.proto == "TCP" else dpkt.ip.IP_PROTO_UDP
-        if self.v6:
-            ip = dpkt.ip6.IP6(src=src, dst=dst, nxt=nxt, hlim=64, data=l4)
-            ip.plen = len(bytes(l4))
-            etype = dpkt.ethernet.ETH_TYPE_IP6
-        else:
-            self.ip_id = (self.ip_id + 1) % 65536
-            ip = dpkt.ip.IP(src=src, dst=dst, p=nxt, ttl=64, id=self.ip_id, df=1, data=l4)
-            etype = dpkt.ethernet.ETH_TYPE_IP
-        return bytes(dpkt.ethernet.Ethernet(src=smac, dst=dmac, type=etype, data=ip))
+        self.ip_id = (self.ip_id + 1) % 65536
+        packet, ethertype = frames.ip(src, dst, self.proto, self.ip_id, transport)
+        return frames.ethernet(smac, dmac, ethertype, packet)
 
     def udp(self, to_server, payload):
-        sport, dport = (self.sport, self.dport) if to_server else (self.dport, self.sport)
-        udp = dpkt.udp.UDP(sport=sport, dport=dport, data=payload)
-        udp.ulen = 8 + len(payload)
-        return self.frame(to_server, udp)
+        return self.frame(to_server, frames.udp(*self.ends(to_server), payload))
 
 
 class _TcpSession:
+    """One TCP connection's sequence numbers: each side's next sequence number, acknowledged by the other side's
+    next segment (in-order delivery, no loss)."""
+
     def __init__(self, builder, rng):
         self.b = builder
         self.seq = {True: rng.randrange(2 ** 32), False: rng.randrange(2 ** 32)}
 
     def seg(self, to_server, flags, payload=b""):
-        sport, dport = (self.b.sport, self.b.dport) if to_server else (self.b.dport, self.b.sport)
-        ack = self.seq[not to_server] if flags & dpkt.tcp.TH_ACK else 0
-        tcp = dpkt.tcp.TCP(sport=sport, dport=dport, seq=self.seq[to_server], ack=ack, flags=flags,
-                           win=64240 if to_server else 65160, data=payload)
-        self.seq[to_server] = (self.seq[to_server] + len(payload) + (1 if flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_FIN) else 0)) % 2 ** 32
-        return self.b.frame(to_server, tcp)
-
-
-def _app_payloads(rng, app_proto):
-    """(requests, responses, app metadata): payload lists for client and server."""
-    domain = rng.choice(DOMAINS)
-    if app_proto == "http":
-        method = rng.choice(["GET", "GET", "POST"])
-        url = "/%s/%s" % (rng.choice(["api", "download", "gate", "static"]), rng.choice(["index.php", "update.bin", "a.js", "data"]))
-        agent = rng.choice(USER_AGENTS)
-        body_len = rng.randrange(200, 9000)
-        req = ("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nAccept: */*\r\n\r\n" % (method, url, domain, agent)).encode()
-        head = ("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n" % body_len).encode()
-        app = {"http": {"hostname": domain, "url": url, "http_user_agent": agent, "http_method": method,
-                        "protocol": "HTTP/1.1", "status": 200, "length": body_len}}
-        return [req], [head + _printable(rng, body_len)], app
-    if app_proto == "tls":
-        hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(rng.randrange(256) for _i in range(rng.randrange(200, 500)))
-        shello = b"\x16\x03\x03\x00\x7a\x02" + bytes(rng.randrange(256) for _i in range(rng.randrange(1500, 4000)))
-        app_data = b"\x17\x03\x03" + bytes(rng.randrange(256) for _i in range(rng.randrange(100, 3000)))
-        app = {"tls": {"sni": domain, "version": "TLS 1.3", "ja3": {"hash": "%032x" % rng.randrange(2 ** 128)}}}
-        return [hello, app_data], [shello, app_data[::-1]], app
-    if app_proto == "ssh":
-        banner = b"SSH-2.0-libssh_0.9.6\r\n"
-        kex = bytes(rng.randrange(256) for _i in range(rng.randrange(300, 1500)))
-        app = {"ssh": {"client": {"proto_version": "2.0", "software_version": "libssh_0.9.6"},
-                       "server": {"proto_version": "2.0", "software_version": "OpenSSH_8.9p1"}}}
-        return [banner, kex], [b"SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.6\r\n", kex[::-1]], app
-    # smb
-    blob = b"\x00\x00\x00\x85\xffSMB" + bytes(rng.randrange(256) for _i in range(rng.randrange(100, 2500)))
-    app = {"smb": {"command": "SMB1_COMMAND_TRANS2", "dialect": "NT LM 0.12"}}
-    return [blob], [blob[::-1]], app
+        ack = self.seq[not to_server] if flags & frames.ACK else 0
+        options = MSS_OPTION if flags & frames.SYN else b""
+        segment = frames.tcp(*self.b.ends(to_server), self.seq[to_server], ack, flags, 64240 if to_server else 65160,
+                             options, payload)
+        self.seq[to_server] = (self.seq[to_server] + len(payload) + (1 if flags & (frames.SYN | frames.FIN) else 0)) % 2 ** 32
+        return self.b.frame(to_server, segment)
 
 
 def _split(data):
     return [data[i:i + MSS] for i in range(0, len(data), MSS)] or [b""]
+
+
+def _packet(ts, to_server, frame, payload):
+    return Packet(ts, to_server, frame, len(payload), len(frame))
 
 
 def _tcp_packets(rng, builder, app_proto, start):
@@ -194,15 +160,15 @@ def _tcp_packets(rng, builder, app_proto, start):
     pkts = []
 
     def add(to_server, flags, payload=b""):
-        pkts.append(Packet(t, to_server, sess.seg(to_server, flags, payload), len(payload)))
+        pkts.append(_packet(t, to_server, sess.seg(to_server, flags, payload), payload))
 
-    ack, psh = dpkt.tcp.TH_ACK, dpkt.tcp.TH_PUSH | dpkt.tcp.TH_ACK
-    add(True, dpkt.tcp.TH_SYN)
+    ack, psh = frames.ACK, frames.PSH | frames.ACK
+    add(True, frames.SYN)
     t += rtt / 2
-    add(False, dpkt.tcp.TH_SYN | ack)
+    add(False, frames.SYN | ack)
     t += rtt / 2
     add(True, ack)
-    requests_, responses, app = _app_payloads(rng, app_proto)
+    requests_, responses, app = payloads.tcp_app(rng, app_proto)
     trigger = None
     for req, resp in zip(requests_, responses):
         for chunk in _split(req):
@@ -216,34 +182,26 @@ def _tcp_packets(rng, builder, app_proto, start):
             t += rng.uniform(0.0001, 0.003)
             add(False, psh, chunk)
             if i % 2 == 1:
+                t += rng.uniform(0.00002, 0.0002)
                 add(True, ack)
         t += rtt / 2
         add(True, ack)
     t += rng.uniform(0.01, 2.0)
-    add(True, dpkt.tcp.TH_FIN | ack)
+    add(True, frames.FIN | ack)
     t += rtt / 2
-    add(False, dpkt.tcp.TH_FIN | ack)
+    add(False, frames.FIN | ack)
     t += rtt / 2
     add(True, ack)
     return pkts, app, trigger
 
 
 def _udp_packets(rng, builder, start):
-    domain = rng.choice(DOMAINS)
+    messages, app = payloads.dns(rng)
     pkts = []
     t = start
-    first_id = None
-    for qtype in (dpkt.dns.DNS_A, dpkt.dns.DNS_AAAA)[:rng.randrange(1, 3)]:
-        qid = rng.randrange(65536)
-        first_id = qid if first_id is None else first_id
-        query = dpkt.dns.DNS(id=qid, op=dpkt.dns.DNS_RD, qd=[dpkt.dns.DNS.Q(name=domain, type=qtype)])
-        pkts.append(Packet(t, True, builder.udp(True, bytes(query)), len(bytes(query))))
-        t += rng.uniform(0.002, 0.05)
-        answer = dpkt.dns.DNS(id=qid, op=dpkt.dns.DNS_RD | dpkt.dns.DNS_RA | dpkt.dns.DNS_QR,
-                              qd=[dpkt.dns.DNS.Q(name=domain, type=qtype)])
-        pkts.append(Packet(t, False, builder.udp(False, bytes(answer)), len(bytes(answer))))
-        t += rng.uniform(0.0005, 0.01)
-    app = {"dns": {"query": [{"type": "query", "id": first_id, "rrname": domain, "rrtype": "A"}]}}
+    for to_server, payload in messages:
+        pkts.append(_packet(t, to_server, builder.udp(to_server, payload), payload))
+        t += rng.uniform(0.002, 0.05) if to_server else rng.uniform(0.0005, 0.01)
     return pkts, app, 0
 
 

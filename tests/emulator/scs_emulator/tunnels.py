@@ -94,9 +94,23 @@ def encapsulate(rng, flow, kind):
     """Wrap every frame of ``flow`` (a traffic.Flow of Ethernet frames) in a new ``kind`` tunnel, in place."""
     tunnel = new_encapsulation(rng, kind)
     for index, packet in enumerate(flow.packets):
-        packet.frame = wrap(tunnel, packet.frame, packet.to_server, index)
+        inner = packet.frame
+        packet.frame = wrap(tunnel, inner, packet.to_server, index)
+        packet.counted_len = counted_len(kind, inner, packet.frame)
     flow.encapsulation = tunnel
     return tunnel
+
+
+def counted_len(kind, inner_frame, wire_frame):
+    """The bytes Suricata adds to the inner flow's counters for one packet: the length of the packet its flow sees
+    (GET_PKT_LEN). A tunnel's inner packet is a pseudo packet made of the tunnel's payload (PacketTunnelPktSetup):
+    the mirrored Ethernet frame for VXLAN and ERSPAN, the IP packet for GRE, Geneve and IP-in-IP. MPLS, PPPoE and VLAN
+    tags are decoded in place: the whole frame on the wire."""
+    if kind in ("vxlan", "erspan"):
+        return len(inner_frame)
+    if kind in ("gre", "geneve", "ip-in-ip"):
+        return len(inner_frame) - 14
+    return len(wire_frame)
 
 
 def _outer(tunnel, to_server, proto, payload):

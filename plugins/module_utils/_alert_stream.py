@@ -289,7 +289,7 @@ def by_ids(client, queries, findings, page_size):
 
 def alert_source(client, options, now=None):
     """The source of an alert_pcap run's alerts: the ``alerts`` list, the ``alerts_file``, or the query options
-    (ALERT_QUERY_ARGUMENT_SPEC). With a probe, SCS's keyword suffix is read first."""
+    (_argspecs.ALERT_QUERY_SPEC). With a probe, SCS's keyword suffix is read first."""
     if options.get("alerts") is not None:
         return ListSource(options["alerts"])
     if options.get("alerts_file") is not None:

@@ -11,11 +11,7 @@ import json
 import re
 
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import normalize_alert
-from ansible_collections.stamus.scs.plugins.module_utils._client import (
-    DEFAULT_DOWNLOAD_TIMEOUT,
-    check_seconds,
-    path_segment,
-)
+from ansible_collections.stamus.scs.plugins.module_utils._client import check_seconds, path_segment
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError, ScsProtocolError
 from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapStream
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
@@ -31,11 +27,6 @@ FILENAME_RE = re.compile(r"[0-9A-Za-z_-]+")  # whole string: fullmatch
 # SCS reports a capture file rotated out of the probe's store only in free text; these are the
 # phrasings seen from Scirius and the emulator. Such failures are final: retrying cannot help.
 ROTATED_RE = re.compile(r"rotat|no longer exist|no such file|does not exist", re.IGNORECASE)
-# The options of the modules that download pcaps (doc fragment stamus.scs.download).
-DOWNLOAD_ARGUMENT_SPEC = {
-    "max_size": {"type": "bytes", "default": "4G"},
-    "download_timeout": {"type": "float", "default": DEFAULT_DOWNLOAD_TIMEOUT},
-}
 
 
 class ScsStepError(ScsError):

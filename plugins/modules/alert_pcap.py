@@ -37,6 +37,7 @@ extends_documentation_fragment:
   - stamus.scs.connection
   - stamus.scs.alert_query
   - stamus.scs.download
+  - stamus.scs.file_mode
 attributes:
   check_mode:
     support: full
@@ -147,12 +148,6 @@ options:
     type: str
     choices: [auto, all, problems, none]
     default: auto
-  mode:
-    description:
-      - Octal permissions of the pcap and manifest files, for example V('0640'). Directories get the same bits plus
-        search (x) wherever read is granted.
-    type: str
-    default: "0640"
   custody:
     description:
       - Free-form facts recorded in every manifest under C(collected_by.custody), for example a case number or the
@@ -393,18 +388,19 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 
 from ansible_collections.stamus.scs.plugins.module_utils._alert_stream import alert_source
-from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_FILTER_OPTIONS, ALERT_QUERY_ARGUMENT_SPEC
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_FILTER_OPTIONS
+from ansible_collections.stamus.scs.plugins.module_utils._argspecs import ALERT_QUERY_SPEC, DOWNLOAD_SPEC, FILE_MODE_SPEC, merged
 from ansible_collections.stamus.scs.plugins.module_utils._batch import RESULTS_MODES, EvidenceRun, failing_outcomes
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._files import (
     check_within,
     directory_lock,
-    parse_mode,
+    file_mode,
     prepare_directory,
     remove_stale_parts,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._pcap import DOWNLOAD_ARGUMENT_SPEC, download_limits
+from ansible_collections.stamus.scs.plugins.module_utils._pcap import download_limits
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 MAX_LISTED = 10
@@ -434,9 +430,10 @@ def check_selection(params):
 
 def main():
     module = ScsModule(
-        argument_spec=dict(
-            ALERT_QUERY_ARGUMENT_SPEC,
-            **DOWNLOAD_ARGUMENT_SPEC,
+        argument_spec=merged(
+            ALERT_QUERY_SPEC,
+            DOWNLOAD_SPEC,
+            FILE_MODE_SPEC,
             alerts={"type": "list", "elements": "dict"},
             alerts_file={"type": "path"},
             dest={"type": "path", "required": True},
@@ -448,7 +445,6 @@ def main():
             on_flow_absent={"type": "str", "choices": ["fail", "warn", "keep"], "default": "warn"},
             fail_on={"type": "str", "choices": ["any", "none"], "default": "any"},
             results={"type": "str", "choices": list(RESULTS_MODES), "default": "auto"},
-            mode={"type": "str", "default": "0640"},
             custody={"type": "dict"},
         ),
         mutually_exclusive=[("since", "from")],
@@ -462,7 +458,7 @@ def main():
         if not 1 <= params["workers"] <= 64:
             raise ScsConfigError("workers must be between 1 and 64 (got %d)." % params["workers"])
         check_selection(params)
-        mode = parse_mode(params["mode"])
+        mode = file_mode(params["mode"])
         limits = download_limits(params)
         check_within(params["dest"], params["dest_root"])
         reads_scs = all(params[name] is None for name in GIVEN_ALERTS)

@@ -173,3 +173,22 @@ def test_check_mode_reports_what_a_run_would_do(tmp_path, scs):
                       check=True)["check"]
     assert not again["changed"] and again["summary"]["present"] == len(alerts) - 1
     assert set(again["results"][0]) == set(checked["results"][0]) and again["results"][0]["sha256"]
+
+
+def test_mode_is_read_as_pcap_download_reads_it(tmp_path, scs):
+    """An unquoted YAML 0600 (an integer) and a symbolic mode give the files and directories the same bits as the
+    quoted octal string, as in pcap_download; a bad mode fails before any call to SCS."""
+    alerts = shared_flow_alerts(scs, flows=1)
+    modes = {"octal": "0600", "number": 0o600, "symbolic": "u=rw,g=,o="}
+    tasks = [{"name": name, "register": name, "stamus.scs.alert_pcap": {
+        "alerts": alerts, "dest": str(tmp_path / name), "mode": mode}} for name, mode in modes.items()]
+    tasks.append({"name": "bad", "register": "bad", "stamus.scs.alert_pcap": {
+        "alerts": alerts, "dest": str(tmp_path / "bad"), "mode": "u=banana"}})
+    run = run_tasks(tmp_path, scs.env(), tasks)
+    for name in modes:
+        assert run[name]["summary"]["fetched"] == len(alerts), run[name]
+        written = list((tmp_path / name).glob("*/*"))
+        assert written and {oct(path.stat().st_mode & 0o777) for path in written} == {"0o600"}, name
+        assert {oct(path.stat().st_mode & 0o777) for path in (tmp_path / name).glob("*")} == {"0o700"}, name
+    assert run["bad"]["failed"] and "symbolic such as 'u=rw,g=r,o='" in run["bad"]["msg"]
+    assert not (tmp_path / "bad").exists()

@@ -1,9 +1,11 @@
 import datetime
 import json
+import re
 
 import pytest
 
 from ansible_collections.stamus.scs.plugins.module_utils._apply import ApplyError, apply_changes, judge, pending_result
+from ansible_collections.stamus.scs.plugins.module_utils._argspecs import PROBE_API_SPEC, validated_option
 from ansible_collections.stamus.scs.plugins.module_utils._client import ScsClient
 from ansible_collections.stamus.scs.plugins.module_utils._conditional_pcap import FlagPlan
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
@@ -61,16 +63,32 @@ def test_overrides_are_validated_and_normalised():
     api = resolve_api({"template_path": "/appliances/probe_template", "pcap_field": "pcap_on_alert"})
     assert api["template_path"] == "appliances/probe_template/" and api["pcap_field"] == "pcap_on_alert"
     assert api["overridden"] == ["pcap_field", "template_path"] and api["probe_path"] == API_DEFAULTS["probe_path"]
-    with pytest.raises(ScsConfigError, match="unknown key.*valid keys: apply_body, apply_path, comment_field"):
-        resolve_api({"tempalte_path": "x"})
     with pytest.raises(ScsConfigError, match="must contain {pk}"):
         resolve_api({"task_path": "appliances/task/"})
     with pytest.raises(ScsConfigError, match="non-empty string"):
         resolve_api({"pcap_field": ""})
-    with pytest.raises(ScsConfigError, match="apply_body must be a JSON object"):
-        resolve_api({"apply_body": "comment=x"})
-    with pytest.raises(ScsConfigError, match="both apply_path and push_action: keep apply_path"):
-        resolve_api({"apply_path": "suricata/update_push_all", "push_action": "push/"})
+    # unset keys, as the argument spec leaves them, keep their defaults and are not "overridden"
+    api = resolve_api(checked({"pcap_field": "pcap_on_alert"}))
+    assert api["overridden"] == ["pcap_field"] and api["probe_path"] == API_DEFAULTS["probe_path"]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"tempalte_path": "x"}, "api_overrides.tempalte_path. Supported parameters include: apply_body, apply_path, "
+                             "comment_field"),
+    ({"apply_body": ["comment"]}, "argument 'apply_body' is of type list found in 'api_overrides'"),
+    ({"apply_path": "suricata/update_push_all", "push_action": "push/"},
+     "parameters are mutually exclusive: apply_path|push_action found in api_overrides"),
+])
+def test_overrides_are_checked_by_their_argument_spec(overrides, message):
+    with pytest.raises(ScsConfigError, match=re.escape(message)):
+        checked(overrides)
+
+
+def checked(overrides):
+    return validated_option(PROBE_API_SPEC, "api_overrides", overrides)
+
+
+def test_apply_path_override_is_normalised():
     assert resolve_api({"apply_path": "/suricata/update_push_all"})["apply_path"] == "suricata/update_push_all/"
     assert resolve_api()["apply_body"] == {} and API_DEFAULTS["apply_body"] == {}
 

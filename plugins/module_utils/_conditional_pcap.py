@@ -89,8 +89,9 @@ class FlagPlan:
             target.update(written=True, changed=target["after"] != target["before"])
 
     def report(self, diff=False):
-        """The module's result: targets, the effective value of the probes they touch, the field, the diff."""
-        result = {"changed": bool(self.changes), "targets": self.targets, "probes": self.effective(),
+        """The module's result: targets, the effective value of the probes they touch (``probe_states``: not
+        ``probes``, the module's option), the field, the diff."""
+        result = {"changed": bool(self.changes), "targets": self.targets, "probe_states": self.effective(),
                   "field": self.fields}
         if diff:
             result["diff"] = self.diff()

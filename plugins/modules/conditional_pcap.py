@@ -19,7 +19,7 @@ description:
   - Reads the current state with two list calls (probes, templates), writes only what differs (one C(PATCH) per
     changed target) and reports C(changed) only when something was written.
   - A refused C(PATCH) (for example HTTP 403 for a token whose user may not change Probe Management) fails the task at
-    that target; the targets after it are not sent. RV(targets) and RV(probes) then report only what SCS accepted
+    that target; the targets after it are not sent. RV(targets) and RV(probe_states) then report only what SCS accepted
     (C(written), and C(after) equal to C(before) for every target not written), and the message lists what was and
     was not written.
   - Reports, per target, the value before and after, and for every affected probe its effective value (its own,
@@ -109,8 +109,11 @@ targets:
   elements: dict
   sample:
     - {kind: template, name: dmz, id: 3, field: conditional_pcap, before: false, after: true, changed: true, written: true}
-probes:
-  description: Effective value of every probe the changes touch, before and after.
+probe_states:
+  description:
+    - Effective value of every probe the changes touch, before and after (its own value, or its template's when it
+      inherits). C(template) is the key of the probe's template.
+    - Named C(probes) in version 1.0.0, which is also the name of the O(probes) option.
   returned: always
   type: list
   elements: dict

@@ -77,6 +77,8 @@ def test_check_diff_and_rerun_write_nothing(tmp_path, fresh_site):
     checked = run_tasks(tmp_path, fresh_site.env(), [task], check=True, play_extra={"diff": True})
     assert checked["off"]["changed"] is True and writes(fresh_site) == []
     assert checked["off"]["apply"]["state"] == "pending" and checked["off"]["apply"]["pending"] == [probe]  # predicted
+    assert [(entry["name"], entry["after"]) for entry in checked["off"]["probe_states"]] == [(probe, False)]
+    assert "probes" not in checked["off"]  # the option's name, not a return value
     assert checked["off"]["diff"] == {"before": {"probe/%s" % probe: {"conditional_pcap": None}},
                                       "after": {"probe/%s" % probe: {"conditional_pcap": False}}}
     assert '"conditional_pcap": null' in checked.stdout and '"conditional_pcap": false' in checked.stdout

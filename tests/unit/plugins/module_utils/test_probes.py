@@ -347,7 +347,7 @@ def test_a_refused_write_reports_only_what_scs_accepted(manager, fake_server):
         ("dmz", True, True, True), ("lab", False, False, False), ("edge", False, False, False)]
     report = plan.report(diff=True)
     assert report["changed"] is True and report["diff"]["after"] == {"template/dmz": {"conditional_pcap": True}}
-    assert [(p["name"], p["before"], p["after"]) for p in report["probes"]] == [("p7", False, True)]
+    assert [(p["name"], p["before"], p["after"]) for p in report["probe_states"]] == [("p7", False, True)]
     assert [call.url.split("/rest/")[1] for call in fake_server.calls if call.method == "PATCH"] == [
         "appliances/template/1/", "appliances/template/2/"]
 
@@ -360,6 +360,6 @@ def test_a_write_refused_at_once_changes_nothing(manager, fake_server):
     plan = FlagPlan(manager, ["p7"], None, "disabled")
     with pytest.raises(ScsError, match="Nothing was written \\(1 change\\(s\\) due: probe p7\\)"):
         plan.write()
-    assert plan.report() == {"changed": False, "probes": [], "field": plan.fields, "targets": [
+    assert plan.report() == {"changed": False, "probe_states": [], "field": plan.fields, "targets": [
         {"kind": "probe", "name": "p7", "id": 7, "field": "conditional_pcap", "before": None, "after": None,
          "changed": False, "written": False}]}

@@ -410,9 +410,7 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
                 self._collect(window.popleft())
         while window:
             self._collect(window.popleft())
-        summary = {name: self.counts[name] for name in OUTCOMES}
-        if self.check_mode:
-            summary["fetch"] = self.counts["fetch"]
+        summary = {name: self.counts[name] for name in OUTCOMES + ("fetch",)}  # fetch: check mode's, 0 in a real run
         summary.update(alerts=self.counts["alerts"], flows=len(self.flows))
         results = self.listing.results()
         changed = self.counts["fetch"] > 0 if self.check_mode else any(flow.changed for flow in self.flows.values())

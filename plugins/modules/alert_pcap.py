@@ -41,7 +41,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Reads the alerts and the evidence directory and reports what would be fetched; calls no pcap step.
+    description:
+      - Reads the alerts and the evidence directory and reports what would be fetched; calls no pcap step.
+      - The result has the same keys as a real run's; each alert's outcome is C(fetch) where a real run would fetch.
   diff_mode:
     support: none
     description: Binary files are not diffed; RV(results) lists what changed.
@@ -132,6 +134,8 @@ options:
       - V(any) fails the task when any alert failed (outcome C(failed), C(no_packets) with O(on_empty=fail), or
         C(flow_absent) with O(on_flow_absent=fail)), or when ids of O(alert_ids) were not found (RV(not_found)), once
         the alerts found are fetched.
+      - In check mode, V(any) fails on what check mode can tell, as a real run would - ids not found and alerts that
+        cannot be used (outcome C(failed)).
       - V(none) never fails for per-alert outcomes; check RV(summary).
       - A refused token or a missing permission fails the task in either case.
     type: str
@@ -348,7 +352,7 @@ results_unlisted:
 source:
   description:
     - The SCS the evidence comes from, as every manifest of the run records it (C(scs_url), C(scs_version), C(tenant)).
-    - V(null) in check mode, which does not ask SCS for its version.
+    - In check mode C(scs_version) is V(null): SCS is not asked for its version.
   returned: always
   type: dict
   sample:
@@ -365,7 +369,7 @@ failure:
 summary:
   description:
     - How many alerts ended in each outcome, and how many alerts and flows there were.
-    - In check mode, C(fetch) counts the alerts whose pcap would be fetched.
+    - C(fetch) counts the alerts whose pcap would be fetched, in check mode; it is V(0) in a real run.
   returned: always
   type: dict
   sample:
@@ -378,6 +382,7 @@ summary:
     rotated: 12
     no_capture: 6
     failed: 0
+    fetch: 0
 """
 
 import getpass
@@ -408,13 +413,16 @@ MAX_LISTED = 10
 GIVEN_ALERTS = ("alerts", "alerts_file")
 
 
+def evidence_source(module, version=None):
+    """The SCS the evidence comes from (RV(source)); its version is only known once asked for."""
+    return {"scs_url": module.client.base_url, "scs_version": version, "tenant": module.params["tenant"]}
+
+
 def custody_context(module):
     """Where the evidence comes from and who collected it, for the manifests."""
-    client = module.client
-    context = client.get_json("rules/scirius_context/")
+    context = module.client.get_json("rules/scirius_context/")
     return {
-        "source": {"scs_url": client.base_url, "scs_version": context.get("version") if isinstance(context, dict) else None,
-                   "tenant": module.params["tenant"]},
+        "source": evidence_source(module, context.get("version") if isinstance(context, dict) else None),
         "collected_by": {"user": getpass.getuser(), "host": socket.gethostname(),
                          "collection": "%s %s" % (COLLECTION_NAME, COLLECTION_VERSION),
                          "ansible_core": ANSIBLE_CORE_VERSION, "custody": module.params["custody"]},
@@ -466,7 +474,7 @@ def main():
             source = alert_source(module.client if reads_scs else None, params)
             result = EvidenceRun(module.new_client, params["dest"], force=params["force"], workers=params["workers"],
                                  results=params["results"], check_mode=True).run(source)
-            result["source"] = None
+            result["source"] = evidence_source(module)  # without asking SCS for its version
         else:
             source = alert_source(module.client if reads_scs else None, params)
             prepare_directory(params["dest"], mode)
@@ -517,7 +525,7 @@ def report(module, source, result, stale):
         problems.append("%d of the alert_ids were not found on SCS: %s%s. Check the ids, the other filters and the time "
                         "window (since, from, to)." % (len(not_found), ", ".join(not_found[:MAX_LISTED]),
                                                        ", ..." if len(not_found) > MAX_LISTED else ""))
-    if problems and params["fail_on"] == "any" and not module.check_mode:
+    if problems and params["fail_on"] == "any":  # in check mode too: what it found (ids not found, bad alerts) is sure
         module.fail_json(msg="%s Set fail_on=none to accept partial results." % " ".join(problems), **result)
     module.exit_json(**result)
 

@@ -192,3 +192,27 @@ def test_mode_is_read_as_pcap_download_reads_it(tmp_path, scs):
         assert {oct(path.stat().st_mode & 0o777) for path in (tmp_path / name).glob("*")} == {"0o700"}, name
     assert run["bad"]["failed"] and "symbolic such as 'u=rw,g=r,o='" in run["bad"]["msg"]
     assert not (tmp_path / "bad").exists()
+
+
+def test_check_mode_returns_the_shape_and_failures_of_a_real_run(tmp_path, scs):
+    alerts = shared_flow_alerts(scs) + no_capture(scs.alerts()[0], 1)
+    broken = [alerts[0], {"_id": "noFlowId1", "host": alerts[0]["host"]}]  # an alert without flow_id cannot be used
+    tasks = [
+        {"name": name, "register": name, "check_mode": check, "stamus.scs.alert_pcap": {
+            "alerts": given, "dest": str(tmp_path / "evidence" / name.split("_")[0]), "results": "all"}}
+        for name, check, given in (("good_check", True, alerts), ("good_real", False, alerts),
+                                   ("broken_check", True, broken), ("broken_real", False, broken))]
+    run = run_tasks(tmp_path, scs.env(), tasks)
+    check, real = run["good_check"], run["good_real"]
+    assert not check.get("failed") and not real.get("failed"), (check, real)
+    assert set(check) == set(real)
+    assert set(check["summary"]) == set(real["summary"]) and set(check["source"]) == set(real["source"])
+    assert {frozenset(entry) for entry in check["results"]} == {frozenset(entry) for entry in real["results"]}
+    assert check["source"]["scs_url"] == real["source"]["scs_url"] and check["source"]["scs_version"] is None
+    assert check["summary"]["fetch"] == real["summary"]["fetched"] and real["summary"]["fetch"] == 0
+    outcomes = {(entry["alert_id"], {"fetch": "fetched"}.get(entry["outcome"], entry["outcome"]))
+                for entry in check["results"]}
+    assert outcomes == {(entry["alert_id"], entry["outcome"]) for entry in real["results"]}
+    # what check mode can tell fails it as it fails the real run
+    assert run["broken_check"]["failed"] and run["broken_real"]["failed"]
+    assert run["broken_check"]["failure"] == run["broken_real"]["failure"] and "no valid flow_id" in run["broken_real"]["failure"]

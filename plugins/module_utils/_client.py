@@ -24,7 +24,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 try:
     import requests
-    import urllib3
     from requests.auth import AuthBase
 except ImportError:  # pragma: no cover - reported by the modules with missing_required_lib()
     HAS_REQUESTS = False
@@ -36,6 +35,7 @@ else:
 
 from ansible_collections.stamus.scs.plugins.module_utils import _body as body_reader
 from ansible_collections.stamus.scs.plugins.module_utils import _pipeline as pipeline
+from ansible_collections.stamus.scs.plugins.module_utils import _transport as transport
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsAuthenticationError,
     ScsConfigError,
@@ -73,29 +73,6 @@ JSON_HEADERS = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate"
 DOWNLOAD_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity"}
 # A token goes into an HTTP header: controls would split it (and http.client would print it in its error).
 TOKEN_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-# An SSLError that is not about the certificate (EOF or reset during the handshake) is a dropped connection.
-CERTIFICATE_ERROR_MARKERS = ("certificate verify failed", "certificate_verify_failed", "hostname mismatch",
-                             "doesn't match", "not valid for", "certificate has expired", "self signed", "self-signed")
-
-
-def _is_certificate_error(exc):
-    return isinstance(exc, requests.exceptions.SSLError) and any(
-        marker in str(exc).lower() for marker in CERTIFICATE_ERROR_MARKERS)
-
-
-def _tls_reason(exc):
-    """The certificate problem itself, without urllib3's connection-pool wrapping."""
-    match = re.search(r"certificate verify failed: (.+?)\.? \(_ssl", str(exc))
-    return "certificate verify failed: " + match.group(1) if match else str(exc)
-
-
-def _never_sent(exc):
-    """True when the connection was never established, so even a POST can be sent again safely."""
-    text = str(exc)
-    return isinstance(exc, requests.exceptions.ConnectTimeout) or "NewConnectionError" in text or \
-        "Failed to establish a new connection" in text
 
 
 class _TokenAuth(AuthBase):
@@ -328,7 +305,8 @@ class ScsClient:
                     stream=True, allow_redirects=False)
             except Exception as exc:  # pylint: disable=broad-exception-caught
                 # Not only requests' own errors: http.client's ValueErrors print header values, so all are scrubbed.
-                self._failed_attempt(call, method, path, exc, attempt, may_retry and (retry or _never_sent(exc)))
+                never_sent = transport.classify(exc)[0] == transport.NEVER_SENT  # so even a POST can be sent again
+                self._failed_attempt(call, method, path, exc, attempt, may_retry and (retry or never_sent))
                 continue
             if response.status_code in RETRY_STATUSES and retry and may_retry:
                 delay = self._retry_after(response)
@@ -356,11 +334,12 @@ class ScsClient:
 
     def _failed_attempt(self, call, method, path, exc, attempt, again):
         """Wait before the next attempt when ``again`` and the failure may pass; otherwise raise its typed error."""
-        if _is_certificate_error(exc):
+        kind, cause = transport.classify(exc)
+        if kind == transport.CERTIFICATE:
             raise ScsTransportError(
                 "%s: TLS verification failed (%s). If SCS uses a private CA, set ca_path (SCS_CA_PATH) to its "
                 "PEM bundle; check that scs_url names the host in the certificate and that it has not expired."
-                % (call, self.scrub(_tls_reason(exc))), method=method, path=path) from None
+                % (call, self.scrub(transport.certificate_problem(cause))), method=method, path=path) from None
         if not isinstance(exc, RETRYABLE_EXCEPTIONS + (body_reader.BodyBroken, body_reader.DeadlinePassed)):
             raise ScsTransportError("%s: the request could not be sent (%s)." % (call, self._clip(self.scrub(exc))),
                                     method=method, path=path) from None
@@ -549,10 +528,11 @@ class ScsClient:
             return str(exc)
         if isinstance(exc, body_reader.DeadlinePassed):
             return "the answer was still arriving after %g seconds (timeout)" % self.timeout
-        if isinstance(exc, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):
+        kind = transport.classify(exc)[0]
+        if kind == transport.TIMEOUT:
             return "no answer within %g seconds" % self.timeout
         text = self.scrub(exc)
-        if any(marker in text.lower() for marker in ("reset", "aborted", "remotedisconnected", "eof occurred")):
+        if kind == transport.DROPPED:
             return "the connection was closed or reset by the server (%s)" % text[:MESSAGE_BODY_LIMIT]
         return "the connection failed (%s)" % text[:MESSAGE_BODY_LIMIT]
 

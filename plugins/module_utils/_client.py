@@ -222,6 +222,41 @@ class _DownloadFill:
         return size
 
 
+class Page:  # pylint: disable=too-few-public-methods
+    """One page of a DRF paginated list: its ``results``, the ``count`` SCS gave (an int), whether SCS offers a next
+    page (``has_next``), whether it is the last one read (``last``) and, on the last, whether SCS's result window ended
+    the reading with more results behind it (``full``)."""
+
+    def __init__(self, results, count, has_next, last, full):
+        self.results, self.count, self.has_next, self.last, self.full = results, count, has_next, last, full
+
+
+def read_pages(client, path, params, page_size, window=RESULT_WINDOW):
+    """The pages of a DRF paginated list (``page``, ``page_size``), as Page objects, up to SCS's result window: the
+    one paging loop of the client, the alert poller and the alert stream, each of which decides what a full window
+    means for it. Only ``client.get_json`` is used."""
+    page, read = 1, 0
+    while True:
+        body = client.get_json(path, dict(params or {}, page=page, page_size=page_size))
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise ScsProtocolError("GET %s: expected a paginated body with 'results', got %s." % (
+                path, type(body).__name__), method="GET", path=path)
+        results = body["results"]
+        count = body.get("count")
+        count = count if isinstance(count, int) and not isinstance(count, bool) else len(results)
+        read += len(results)
+        # `next` is only used as a flag: following its absolute URL could send the token to whatever host the server
+        # believes it is (proxies, internal names).
+        has_next = bool(body.get("next")) and bool(results)
+        last = not has_next or (page + 1) * page_size > window
+        # SCS caps `count` at the window and offers no page past it: a full window of results may hide more.
+        full = last and (has_next or (count >= window and read >= window))
+        yield Page(results, count, has_next, last, full)
+        if last:
+            return
+        page += 1
+
+
 class ScsClient:
     """A requests session bound to one SCS, with the collection's error and retry policy."""
 
@@ -411,35 +446,23 @@ class ScsClient:
         if limit is not None and limit < 0:
             raise ScsConfigError("limit must be 0 or more (got %s)." % limit)
         state = {} if state is None else state
-        read, page = 0, 1
-        while True:
-            body = self.get_json(path, dict(params or {}, page=page, page_size=page_size))
-            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-                raise ScsProtocolError("%s: expected a paginated body with 'results', got %s." % (
-                    self.describe("GET", path), type(body).__name__), method="GET", path=path)
-            results = body["results"]
-            count = state["count"] = body.get("count", len(results))
-            # `next` is only used as a flag: following its absolute URL could send the token to
-            # whatever host the server believes it is (proxies, internal names).
-            has_next = bool(body.get("next")) and bool(results)
-            if limit is not None and read + len(results) >= limit:
-                state["more"] = has_next or read + len(results) > limit or count > limit or count >= window
-                yield results[:limit - read]
+        read = 0
+        for page in read_pages(self, path, params, page_size, window):
+            state["count"] = page.count
+            if limit is not None and read + len(page.results) >= limit:
+                state["more"] = (page.has_next or read + len(page.results) > limit or page.count > limit
+                                 or page.count >= window)
+                yield page.results[:limit - read]
                 return
-            read += len(results)
-            # SCS caps `count` at the window, so a full window of results may hide more.
-            at_window = count >= window and read >= window
-            if at_window or (has_next and (page + 1) * page_size > window):
+            read += len(page.results)
+            if page.full:
                 raise ScsQueryWindowError(
                     "%s: the query matches %s%s results but SCS can only page through the first %d. Narrow the query "
                     "(shorter time window, a probe, a signature or a qfilter) or set limit to %d or less." % (
-                        self.describe("GET", path), "at least " if count >= window else "", count, window, window),
-                    method="GET", path=path, detail={"count": count})
-            yield results
-            if not has_next:
-                state["more"] = False
-                return
-            page += 1
+                        self.describe("GET", path), "at least " if page.count >= window else "", page.count, window,
+                        window), method="GET", path=path, detail={"count": page.count})
+            yield page.results
+        state["more"] = False
 
     # -- downloads --------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import requests
 import urllib3
 
 from ansible_collections.stamus.scs.plugins.module_utils import _errors as errors
-from ansible_collections.stamus.scs.plugins.module_utils._client import ScsClient, normalize_base_url
+from ansible_collections.stamus.scs.plugins.module_utils._client import ScsClient, normalize_base_url, read_pages
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_VERSION
 
 TOKEN = "tok-7408a4b978abdc03ee39e1fea419512e5734f51e"
@@ -311,3 +311,32 @@ def test_a_real_read_timeout_names_the_timeout_option(client, fake_server, real_
     fake_server.add("GET", ALERTS, exc=real_errors["read_timeout"])
     with pytest.raises(errors.ScsTransportError, match="no answer within 120 seconds.*raise timeout"):
         client.get_json("rules/es/alerts_tail/")
+
+
+class ScriptedPages:
+    """A client whose get_json answers pages of ``total`` numbered results, ``count`` capped like SCS's."""
+
+    def __init__(self, total, window, count=None):
+        self.total, self.window, self.count, self.asked = total, window, count, []
+
+    def get_json(self, path, params=None):
+        self.asked.append(params["page"])
+        start = (params["page"] - 1) * params["page_size"]
+        results = list(range(start, min(start + params["page_size"], self.total)))
+        more = start + params["page_size"] < self.total
+        count = min(self.total, self.window) if self.count is None else self.count
+        return {"count": count, "next": "elsewhere" if more else None, "results": results}
+
+
+@pytest.mark.parametrize("total, count, pages, full", [
+    (25, None, 3, False),  # all read
+    (40, None, 3, True),  # SCS offers a 4th page, past the window of 30
+    (30, None, 3, True),  # a whole window: SCS's capped count cannot tell whether more hide behind it
+    (25, "many", 3, False),  # a count that is not a number: the results read stand for it
+])
+def test_read_pages_is_the_one_paging_loop(total, count, pages, full):
+    client = ScriptedPages(total, 30, count)
+    read = list(read_pages(client, "rules/es/alerts_tail/", {"qfilter": "x"}, 10, window=30))
+    assert client.asked == list(range(1, pages + 1)) and [page.last for page in read] == [False] * (pages - 1) + [True]
+    assert read[-1].full is full and sum(len(page.results) for page in read) == min(total, 30)
+    assert isinstance(read[0].count, int)

@@ -236,7 +236,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         try:
             for warning in client.warnings:
                 self.display.warning(warning)
-            fleet = FleetView(ProbeManager(client, api))
+            fleet = FleetView.read(ProbeManager(client, api))
             return [fleet.probe(probe) for probe in fleet.probes]
         finally:
             client.close()

@@ -44,7 +44,7 @@ def run_info_module(kind):
     """List probes (``kind="probe"``) or templates (``kind="template"``) as ``<kind>s`` with ``count``."""
     module = ScsModule(argument_spec=merged(NAME_FILTER_SPEC, PROBE_API_SPEC), supports_check_mode=True)
     try:
-        fleet = FleetView(probe_manager(module))
+        fleet = FleetView.read(probe_manager(module))
         items, view = (fleet.probes, fleet.probe) if kind == "probe" else (fleet.templates, fleet.template)
         selected = [view(item) for item in filter_items(items, module.params["names"], module.params["pattern"])]
     except ScsError as err:

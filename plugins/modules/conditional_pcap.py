@@ -222,7 +222,7 @@ def main():
     result = {"changed": False}
     try:
         manager = probe_manager(module)
-        plan = FlagPlan(manager, params["probes"], params["templates"], params["state"])
+        plan = FlagPlan.read(manager, params["probes"], params["templates"], params["state"])
         try:
             if plan.changes and not module.check_mode:
                 plan.write(params["comment"])

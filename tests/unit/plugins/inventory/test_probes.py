@@ -294,9 +294,11 @@ def test_names_and_addresses_ssh_could_read_as_options_are_not_used(tmp_path, fa
 
 
 def test_an_unexpected_exception_is_one_scrubbed_line(tmp_path, scs, monkeypatch):
-    def broken(manager):
-        raise RuntimeError("boom with Token %s\x1b[2J" % TOKEN)
-    monkeypatch.setattr(sys.modules[inventory_loader.get("stamus.scs.probes").__module__], "FleetView", broken)
+    class Broken:
+        @staticmethod
+        def read(manager):
+            raise RuntimeError("boom with Token %s\x1b[2J" % TOKEN)
+    monkeypatch.setattr(sys.modules[inventory_loader.get("stamus.scs.probes").__module__], "FleetView", Broken)
     message = parse_error(tmp_path)
     assert message.startswith("stamus.scs.probes failed reading the probes from SCS (unexpected RuntimeError: boom")
     assert "********" in message and "\x1b" not in message and "\\x1b[2J" in message

@@ -16,7 +16,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsValidationError,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._probe_api import API_DEFAULTS, resolve_api
-from ansible_collections.stamus.scs.plugins.module_utils._probes import ProbeManager, effective_pcap, filter_items, select
+from ansible_collections.stamus.scs.plugins.module_utils._probes import FleetView, ProbeManager, effective_pcap, filter_items, select
 
 LABEL = "Activate pcap extraction on alerts"
 NOW = datetime.datetime(2026, 5, 2, 12, 0, tzinfo=datetime.timezone.utc)
@@ -338,7 +338,7 @@ def test_a_refused_write_reports_only_what_scs_accepted(manager, fake_server):
     fake_server.add("PATCH", "/rest/appliances/template/1/", json=dict(templates[0], conditional_pcap=True))
     fake_server.add("PATCH", "/rest/appliances/template/2/", status=403,
                     json={"detail": "You do not have permission to perform this action."})
-    plan = FlagPlan(manager, None, ["all"], "enabled")
+    plan = FlagPlan.read(manager, None, ["all"], "enabled")
     with pytest.raises(ScsPermissionError) as info:
         plan.write("CHG-1")
     assert "Written before it: template dmz. Not written: template lab, template edge." in str(info.value)
@@ -357,9 +357,27 @@ def test_a_write_refused_at_once_changes_nothing(manager, fake_server):
     fake_server.add("GET", "/rest/appliances/probe/", json=page([{"appliance_id": 7, "name": "p7", "conditional_pcap": None}]))
     fake_server.add("OPTIONS", "/rest/appliances/probe/7/", json={})
     fake_server.add("PATCH", "/rest/appliances/probe/7/", status=503, json={"detail": "Service Unavailable"})
-    plan = FlagPlan(manager, ["p7"], None, "disabled")
+    plan = FlagPlan.read(manager, ["p7"], None, "disabled")
     with pytest.raises(ScsError, match="Nothing was written \\(1 change\\(s\\) due: probe p7\\)"):
         plan.write()
     assert plan.report() == {"changed": False, "probe_states": [], "field": plan.fields, "targets": [
         {"kind": "probe", "name": "p7", "id": 7, "field": "conditional_pcap", "before": None, "after": None,
          "changed": False, "written": False}]}
+
+
+def test_constructors_send_nothing_read_does(manager, fake_server):
+    """FleetView and FlagPlan are built from what was read: only their ``read`` asks SCS."""
+    templates = [{"pk": 1, "name": "dmz", "conditional_pcap": True}]
+    probes = [{"appliance_id": 7, "name": "p7", "template": 1, "conditional_pcap": None}]
+    fields = {kind: {"name": "conditional_pcap", "source": "configured"} for kind in ("template", "probe")}
+    fleet = FleetView(manager.api, templates, probes, "conditional_pcap", "conditional_pcap")
+    plan = FlagPlan(manager, "disabled", templates, probes, ([], probes), fields)
+    assert fake_server.calls == []
+    assert fleet.probe(probes[0])["conditional_pcap_effective"] is True
+    assert [(t["name"], t["before"], t["after"], t["changed"]) for t in plan.targets] == [("p7", None, False, True)]
+    fake_server.add("GET", "/rest/appliances/template/", json=page(templates))
+    fake_server.add("GET", "/rest/appliances/probe/", json=page(probes))
+    fake_server.add("OPTIONS", "/rest/appliances/probe/7/", json={})
+    fake_server.add("OPTIONS", "/rest/appliances/template/1/", json={})
+    read = FleetView.read(manager)
+    assert [view["name"] for view in map(read.probe, read.probes)] == ["p7"] and len(fake_server.calls) == 4

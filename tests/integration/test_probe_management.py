@@ -145,7 +145,7 @@ def test_unknown_names_and_bad_overrides_are_clear(tmp_path, fresh_site):
          "register": "field"},
     ])
     assert "Unknown probe(s): %sx (did you mean %s" % (probe, probe) in run["typo"]["msg"]
-    assert "unknown key(s) probe_pth" in run["key"]["msg"] and "probe_path" in run["key"]["msg"]
+    assert "api_overrides.probe_pth. Supported parameters include" in run["key"]["msg"] and "probe_path" in run["key"]["msg"]
     assert "has no field 'pcap_on'" in run["field"]["msg"] and "api_overrides.pcap_field" in run["field"]["msg"]
     assert writes(fresh_site) == []
 

@@ -368,13 +368,13 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         step("extract", steps.extract, client, filename, flow.probe)
         step("retrieve", steps.retrieve, client, filename, flow.probe)
 
-        def verify(summary):
+        def accept(summary):
             if summary["header_only"] and self.on_empty != "keep":
                 raise EmptyPcap(summary)
             if flow_absent(summary) and self.on_flow_absent == "fail":
                 raise FlowAbsent(summary)
 
-        download = step("download", steps.download, client, filename, flow.pcap_path, mode=self.mode, verify=verify,
+        download = step("download", steps.download, client, filename, flow.pcap_path, mode=self.mode, accept=accept,
                         five_tuple=flow.five_tuple(), **self.download_limits)
         summary = download["pcap"]
         facts = {"file": os.path.basename(flow.pcap_path), "sha256": download["sha256"], "size": download["size"]}

@@ -466,7 +466,7 @@ class ScsClient:
 
     # -- downloads --------------------------------------------------------------------------------
 
-    def download(self, path, dest, params=None, mode=0o640, check=None, verify=None, max_size=DEFAULT_MAX_DOWNLOAD,
+    def download(self, path, dest, params=None, mode=0o640, check=None, accept=None, max_size=DEFAULT_MAX_DOWNLOAD,
                  time_limit=DEFAULT_DOWNLOAD_TIMEOUT, buffer_size=pipeline.BUFFER_SIZE):
         """Stream a file to ``dest`` atomically; return ``{"size", "sha256", "content_type", "summary"}``.
 
@@ -474,7 +474,7 @@ class ScsClient:
         seconds for the whole transfer and ``timeout`` for each read, and only if its Content-Length fits in the
         free space of dest's directory. It goes through the download pipeline (_pipeline.py): received into a small
         ring of buffers of at most ``buffer_size`` bytes, written, hashed and fed to ``check`` (an object with
-        ``feed(piece)`` and ``finish() -> summary``, such as _pcapfile.PcapStream) as it streams; ``verify(summary)``
+        ``feed(piece)`` and ``finish() -> summary``, such as _pcapfile.PcapStream) as it streams; ``accept(summary)``
         may refuse the complete file before it replaces ``dest``; whatever it raises propagates. Nothing is left at
         ``dest`` (nor a temporary file beside it) if the transfer, a limit, the check or the write fails. Limits
         raise ScsLimitError, which no caller retries.
@@ -487,7 +487,7 @@ class ScsClient:
             body = body_reader.BodyReader(response, deadline, self._transport_reason)
             fill = _DownloadFill(call, path, body, length, max_size)
             try:
-                size, digest, summary = pipeline.stream_to_file(dest, fill, length, mode=mode, check=check, verify=verify,
+                size, digest, summary = pipeline.stream_to_file(dest, fill, length, mode=mode, check=check, accept=accept,
                                                                 buffer_size=buffer_size)
             except body_reader.BodyBroken as exc:
                 raise ScsTransportError("%s: the download broke off (%s); nothing was written to %s." % (call, exc, dest),

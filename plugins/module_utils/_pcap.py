@@ -131,16 +131,16 @@ def download_limits(params):
     return {"max_size": max_size, "time_limit": check_seconds("download_timeout", params["download_timeout"])}
 
 
-def download(client, filename, dest, mode=0o640, verify=None, five_tuple=None, **limits):
+def download(client, filename, dest, mode=0o640, accept=None, five_tuple=None, **limits):
     """Stream the retrieved pcap to ``dest`` (one-shot on SCS: a second download gets 404) within ``limits``
     (``max_size``, ``time_limit``; see download_limits); return ``{"size", "sha256", "content_type", "pcap"}``.
 
     The pcap is checked as it streams (``pcap``: its summary, as _pcapfile.summarize_pcap gives it, with
     ``five_tuple``'s flow looked for when given); a malformed one raises PcapFormatError and is not kept.
-    ``verify(pcap)`` may refuse it by raising before it replaces ``dest``. A malformed ``five_tuple`` raises
+    ``accept(pcap)`` may refuse it by raising before it replaces ``dest``. A malformed ``five_tuple`` raises
     ValueError before anything is requested.
     """
     facts = client.download(DOWNLOAD_PATH.format(filename=path_segment(filename)), dest, mode=mode,
-                            check=PcapStream(five_tuple), verify=verify, **limits)
+                            check=PcapStream(five_tuple), accept=accept, **limits)
     facts["pcap"] = facts.pop("summary")
     return facts

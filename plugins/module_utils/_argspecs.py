@@ -68,7 +68,8 @@ API_OVERRIDE_KEYS = ("probe_path", "legacy_probe_path", "probe_key", "apply_path
 PROBE_API_SPEC = {
     "api_overrides": {
         "type": "dict",
-        "options": {key: {"type": "dict" if key == "apply_body" else "str"} for key in API_OVERRIDE_KEYS},
+        # no_log False: probe_key and template_key are field names, not secrets
+        "options": {key: {"type": "dict" if key == "apply_body" else "str", "no_log": False} for key in API_OVERRIDE_KEYS},
         "mutually_exclusive": [("apply_path", "push_action")],
     },
 }

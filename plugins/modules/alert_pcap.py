@@ -352,7 +352,7 @@ results_unlisted:
 source:
   description:
     - The SCS the evidence comes from, as every manifest of the run records it (C(scs_url), C(scs_version), C(tenant)).
-    - In check mode C(scs_version) is V(null): SCS is not asked for its version.
+    - In check mode C(scs_version) is V(null), since SCS is not asked for its version.
   returned: always
   type: dict
   sample:

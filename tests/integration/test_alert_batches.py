@@ -199,9 +199,9 @@ def test_check_mode_returns_the_shape_and_failures_of_a_real_run(tmp_path, scs):
     broken = [alerts[0], {"_id": "noFlowId1", "host": alerts[0]["host"]}]  # an alert without flow_id cannot be used
     tasks = [
         {"name": name, "register": name, "check_mode": check, "stamus.scs.alert_pcap": {
-            "alerts": given, "dest": str(tmp_path / "evidence" / name.split("_")[0]), "results": "all"}}
-        for name, check, given in (("good_check", True, alerts), ("good_real", False, alerts),
-                                   ("broken_check", True, broken), ("broken_real", False, broken))]
+            "alerts": given, "dest": str(tmp_path / "evidence" / kind), "results": "all"}}
+        for name, kind, check, given in (("good_check", "good", True, alerts), ("good_real", "good", False, alerts),
+                                         ("broken_check", "broken", True, broken), ("broken_real", "broken", False, broken))]
     run = run_tasks(tmp_path, scs.env(), tasks)
     check, real = run["good_check"], run["good_real"]
     assert not check.get("failed") and not real.get("failed"), (check, real)

@@ -245,7 +245,8 @@ def test_missing_connection_options_name_the_fix(tmp_path, scs):
     ({"scs_url": "scs.example.net"}, "scs_url must be an absolute http(s) URL"),
     ({"scs_url": "https://admin:%s@scs.example.net" % TOKEN}, "scs_url must not contain credentials"),
     ({"retries": -1}, "retries must be a whole number between 0 and 20"),
-    ({"api_overrides": {"tempalte_path": "x"}}, "Invalid api_overrides: api_overrides.tempalte_path. Supported parameters include: apply_body, apply_path, comment_field"),
+    ({"api_overrides": {"tempalte_path": "x"}},
+     "Invalid api_overrides: api_overrides.tempalte_path. Supported parameters include: apply_body, apply_path, comment_field"),
 ])
 def test_bad_options_are_refused_before_any_request(tmp_path, scs, options, expected):
     assert expected in parse_error(tmp_path, **options)

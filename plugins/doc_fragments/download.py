@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Limits of the modules that download pcaps (mirrored by DOWNLOAD_ARGUMENT_SPEC in module_utils/_pcap.py).
+    # Limits of the modules that download pcaps (mirrored by DOWNLOAD_SPEC in module_utils/_argspecs.py).
     DOCUMENTATION = r"""
 options:
   max_size:

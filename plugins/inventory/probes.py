@@ -109,6 +109,7 @@ from ansible.inventory.group import to_safe_group_name
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.stamus.scs.plugins.module_utils._client import normalize_base_url, scrub_secret
+from ansible_collections.stamus.scs.plugins.module_utils._argspecs import PROBE_API_SPEC, validated_option
 from ansible_collections.stamus.scs.plugins.module_utils._connection import client_from_options, connection_argument_spec
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._probe_api import resolve_api
@@ -230,11 +231,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return options
 
     def _read_fleet(self, options):
+        api = resolve_api(validated_option(PROBE_API_SPEC, "api_overrides", self.get_option("api_overrides")))
         client = client_from_options(options)
         try:
             for warning in client.warnings:
                 self.display.warning(warning)
-            fleet = FleetView(ProbeManager(client, resolve_api(self.get_option("api_overrides"))))
+            fleet = FleetView.read(ProbeManager(client, api))
             return [fleet.probe(probe) for probe in fleet.probes]
         finally:
             client.close()

@@ -26,8 +26,6 @@ from ansible_collections.stamus.scs.plugins.module_utils._alert_api import (
     FROM_DATE,
     HOST_FIELD,
     ORDERING,
-    PAGE,
-    PAGE_SIZE,
     QFILTER,
     SEVERITY_FIELD,
     SIGNATURE_ID_FIELD,
@@ -47,8 +45,8 @@ from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
     probe_clause,
     read_keyword_suffix,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._client import RESULT_WINDOW
-from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsProtocolError
+from ansible_collections.stamus.scs.plugins.module_utils._client import RESULT_WINDOW, read_pages
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
 
 STATE_VERSION = 1
 # Default allowance for the difference between this host's clock and the alerts' @timestamp (SCS and probe clocks).
@@ -102,11 +100,6 @@ def alert_filter(qfilter=None, severity=None, signature_ids=None, probes=None, k
     if names and keyword is not None:
         clauses.append(probe_clause(names, keyword))
     return " AND ".join(clause for clause in clauses if clause) or None
-
-
-def _count(body):
-    count = body.get("count")
-    return count if isinstance(count, int) and not isinstance(count, bool) else 0
 
 
 def _iso(ms):
@@ -178,16 +171,12 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
         from_ms = self.next_from()
         ceiling = self.ceiling()
         params = dict(self.flags, **{QFILTER: qfilter, FROM_DATE: from_ms, TO_DATE: max(ceiling, from_ms) + FUTURE_HORIZON_MS,
-                                     ORDERING: TIMESTAMP_FIELD, PAGE_SIZE: self.page_size})
-        fresh, newest, page, at_window = {}, None, 1, False
+                                     ORDERING: TIMESTAMP_FIELD})
+        fresh, newest, at_window = {}, None, False
         new_alerts, future, others = [], [], []
-        while True:
-            body = self.client.get_json(ALERTS_PATH, dict(params, **{PAGE: page}))
-            results = body.get("results") if isinstance(body, dict) else None
-            if not isinstance(results, list):
-                raise ScsProtocolError("GET %s: expected a paginated body with 'results', got %s." % (
-                    ALERTS_PATH, type(body).__name__), method="GET", path=ALERTS_PATH)
-            for doc in results:
+        for page in read_pages(self.client, ALERTS_PATH, params, self.page_size, self.window):
+            at_window = page.full  # SCS offers no page past its window: a full window may hide more alerts
+            for doc in page.results:
                 alert, stamp = self._identify(doc)
                 if alert is None:
                     continue
@@ -202,12 +191,6 @@ class AlertPoller:  # pylint: disable=too-many-instance-attributes
                 if stamp > ceiling:
                     future.append(alert)
                 new_alerts.append(alert)
-            has_next = bool(body.get("next")) and bool(results)
-            if not has_next or (page + 1) * self.page_size > self.window:
-                # SCS caps `count` at the window and offers no page past it: a full window may hide more alerts.
-                at_window = has_next or _count(body) >= self.window
-                break
-            page += 1
         self._commit(fresh, newest, from_ms, at_window)
         if future:
             self._warn_future(future, ceiling)

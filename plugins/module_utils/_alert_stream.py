@@ -32,8 +32,6 @@ from ansible_collections.stamus.scs.plugins.module_utils._alert_api import (
     HOST_FIELD,
     ID_FIELD,
     ORDERING,
-    PAGE,
-    PAGE_SIZE,
     SYSTEM_SETTINGS_PATH,
     TIMESTAMP_FIELD,
     TO_DATE,
@@ -45,10 +43,9 @@ from ansible_collections.stamus.scs.plugins.module_utils._alerts import (
     other_probes_message,
     read_keyword_suffix,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._client import RESULT_WINDOW
+from ansible_collections.stamus.scs.plugins.module_utils._client import RESULT_WINDOW, read_pages
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsConfigError,
-    ScsProtocolError,
     ScsQueryWindowError,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._json_stream import MAX_DOCUMENT_CHARS, JsonDocuments, JsonStreamError
@@ -236,17 +233,12 @@ class QueryStream:
         params = dict(self.params)
         if start is not None:
             params[FROM_DATE] = start
-        newest, newest_ids, read, page = None, set(), 0, 1
-        while True:
-            body = self.client.get_json(ALERTS_PATH, dict(params, **{PAGE: page, PAGE_SIZE: self.page_size}))
-            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-                raise ScsProtocolError("GET %s: expected a paginated body with 'results', got %s." % (
-                    ALERTS_PATH, type(body).__name__), method="GET", path=ALERTS_PATH)
-            results = body["results"]
-            count = body.get("count", len(results))
+        newest, newest_ids, full = None, set(), False
+        for page in read_pages(self.client, ALERTS_PATH, params, self.page_size, self.window):
             if self.expected is None:
-                self.expected = count
-            for doc in results:
+                self.expected = page.count
+            full = page.full  # SCS offers no page past its window: a full window may hide more
+            for doc in page.results:
                 alert = normalize_alert(doc)
                 stamp = stamp_ms(alert.get(TIMESTAMP_FIELD))
                 if stamp is not None:
@@ -258,14 +250,7 @@ class QueryStream:
                     continue
                 if self.findings.keep(alert):
                     yield alert, None
-            read += len(results)
-            has_next = bool(body.get("next")) and bool(results)
-            if has_next and (page + 1) * self.page_size <= self.window:
-                page += 1
-                continue
-            # SCS caps `count` at the window and offers no page past it: a full window may hide more.
-            full = has_next or (isinstance(count, int) and count >= self.window and read >= self.window)
-            return newest, newest_ids, full
+        return newest, newest_ids, full
 
 
 def newest_first(client, params, findings, page_size, limit):
@@ -289,7 +274,7 @@ def by_ids(client, queries, findings, page_size):
 
 def alert_source(client, options, now=None):
     """The source of an alert_pcap run's alerts: the ``alerts`` list, the ``alerts_file``, or the query options
-    (ALERT_QUERY_ARGUMENT_SPEC). With a probe, SCS's keyword suffix is read first."""
+    (_argspecs.ALERT_QUERY_SPEC). With a probe, SCS's keyword suffix is read first."""
     if options.get("alerts") is not None:
         return ListSource(options["alerts"])
     if options.get("alerts_file") is not None:

@@ -62,20 +62,6 @@ ID_CHARS_PER_QUERY = 2000
 # How many names of other probes a warning quotes.
 MAX_QUOTED_PROBES = 3
 
-ALERT_QUERY_ARGUMENT_SPEC = {
-    "alert_ids": {"type": "list", "elements": "str"},
-    "signature_id": {"type": "list", "elements": "int", "aliases": ["signature_ids"]},
-    "severity": {"type": "list", "elements": "int"},
-    "flow_id": {"type": "int"},
-    "probe": {"type": "str"},
-    "qfilter": {"type": "str"},
-    "event_kinds": {"type": "list", "elements": "str", "choices": list(EVENT_KIND_FLAGS)},
-    "since": {"type": "str"},
-    "from": {"type": "str"},
-    "to": {"type": "str"},
-    "limit": {"type": "int"},
-    "page_size": {"type": "int", "default": 100},
-}
 # The options that select alerts (limit and page_size only shape the reading).
 ALERT_FILTER_OPTIONS = ("alert_ids", "signature_id", "severity", "flow_id", "probe", "qfilter", "event_kinds", "since",
                         "from", "to")
@@ -257,7 +243,7 @@ def id_batches(ids, per_query=IDS_PER_QUERY, chars=ID_CHARS_PER_QUERY):
 
 
 def alert_queries(options, now=None, keyword=DEFAULT_KEYWORD_SUFFIX):
-    """The alerts_tail parameters for a module's query options (ALERT_QUERY_ARGUMENT_SPEC): one set, or one per batch
+    """The alerts_tail parameters for a module's query options (_argspecs.ALERT_QUERY_SPEC): one set, or one per batch
     of ``alert_ids`` (none for an empty list). An id names one event, so without since or from ids are looked up over
     all of time rather than SCS's default 30 days, and without event_kinds among every kind of event."""
     ids = options.get("alert_ids")
@@ -294,7 +280,7 @@ class AlertQuery:
 
 
 def query_alerts(client, options, now=None):
-    """Run a module's query options (ALERT_QUERY_ARGUMENT_SPEC); return an AlertQuery.
+    """Run a module's query options (_argspecs.ALERT_QUERY_SPEC); return an AlertQuery.
 
     With a probe, the suffix of SCS's exact sub-fields is read first, and any alert whose ``host`` is not exactly the
     probe is left out (and counted), should SCS still match more.

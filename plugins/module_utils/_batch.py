@@ -368,13 +368,13 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         step("extract", steps.extract, client, filename, flow.probe)
         step("retrieve", steps.retrieve, client, filename, flow.probe)
 
-        def verify(summary):
+        def accept(summary):
             if summary["header_only"] and self.on_empty != "keep":
                 raise EmptyPcap(summary)
             if flow_absent(summary) and self.on_flow_absent == "fail":
                 raise FlowAbsent(summary)
 
-        download = step("download", steps.download, client, filename, flow.pcap_path, mode=self.mode, verify=verify,
+        download = step("download", steps.download, client, filename, flow.pcap_path, mode=self.mode, accept=accept,
                         five_tuple=flow.five_tuple(), **self.download_limits)
         summary = download["pcap"]
         facts = {"file": os.path.basename(flow.pcap_path), "sha256": download["sha256"], "size": download["size"]}
@@ -410,9 +410,7 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
                 self._collect(window.popleft())
         while window:
             self._collect(window.popleft())
-        summary = {name: self.counts[name] for name in OUTCOMES}
-        if self.check_mode:
-            summary["fetch"] = self.counts["fetch"]
+        summary = {name: self.counts[name] for name in OUTCOMES + ("fetch",)}  # fetch: check mode's, 0 in a real run
         summary.update(alerts=self.counts["alerts"], flows=len(self.flows))
         results = self.listing.results()
         changed = self.counts["fetch"] > 0 if self.check_mode else any(flow.changed for flow in self.flows.values())

@@ -24,7 +24,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 try:
     import requests
-    import urllib3
     from requests.auth import AuthBase
 except ImportError:  # pragma: no cover - reported by the modules with missing_required_lib()
     HAS_REQUESTS = False
@@ -36,6 +35,7 @@ else:
 
 from ansible_collections.stamus.scs.plugins.module_utils import _body as body_reader
 from ansible_collections.stamus.scs.plugins.module_utils import _pipeline as pipeline
+from ansible_collections.stamus.scs.plugins.module_utils import _transport as transport
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsAuthenticationError,
     ScsConfigError,
@@ -73,29 +73,6 @@ JSON_HEADERS = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate"
 DOWNLOAD_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity"}
 # A token goes into an HTTP header: controls would split it (and http.client would print it in its error).
 TOKEN_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-# An SSLError that is not about the certificate (EOF or reset during the handshake) is a dropped connection.
-CERTIFICATE_ERROR_MARKERS = ("certificate verify failed", "certificate_verify_failed", "hostname mismatch",
-                             "doesn't match", "not valid for", "certificate has expired", "self signed", "self-signed")
-
-
-def _is_certificate_error(exc):
-    return isinstance(exc, requests.exceptions.SSLError) and any(
-        marker in str(exc).lower() for marker in CERTIFICATE_ERROR_MARKERS)
-
-
-def _tls_reason(exc):
-    """The certificate problem itself, without urllib3's connection-pool wrapping."""
-    match = re.search(r"certificate verify failed: (.+?)\.? \(_ssl", str(exc))
-    return "certificate verify failed: " + match.group(1) if match else str(exc)
-
-
-def _never_sent(exc):
-    """True when the connection was never established, so even a POST can be sent again safely."""
-    text = str(exc)
-    return isinstance(exc, requests.exceptions.ConnectTimeout) or "NewConnectionError" in text or \
-        "Failed to establish a new connection" in text
 
 
 class _TokenAuth(AuthBase):
@@ -245,6 +222,41 @@ class _DownloadFill:
         return size
 
 
+class Page:  # pylint: disable=too-few-public-methods
+    """One page of a DRF paginated list: its ``results``, the ``count`` SCS gave (an int), whether SCS offers a next
+    page (``has_next``), whether it is the last one read (``last``) and, on the last, whether SCS's result window ended
+    the reading with more results behind it (``full``)."""
+
+    def __init__(self, results, count, has_next, last, full):
+        self.results, self.count, self.has_next, self.last, self.full = results, count, has_next, last, full
+
+
+def read_pages(client, path, params, page_size, window=RESULT_WINDOW):
+    """The pages of a DRF paginated list (``page``, ``page_size``), as Page objects, up to SCS's result window: the
+    one paging loop of the client, the alert poller and the alert stream, each of which decides what a full window
+    means for it. Only ``client.get_json`` is used."""
+    page, read = 1, 0
+    while True:
+        body = client.get_json(path, dict(params or {}, page=page, page_size=page_size))
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise ScsProtocolError("GET %s: expected a paginated body with 'results', got %s." % (
+                path, type(body).__name__), method="GET", path=path)
+        results = body["results"]
+        count = body.get("count")
+        count = count if isinstance(count, int) and not isinstance(count, bool) else len(results)
+        read += len(results)
+        # `next` is only used as a flag: following its absolute URL could send the token to whatever host the server
+        # believes it is (proxies, internal names).
+        has_next = bool(body.get("next")) and bool(results)
+        last = not has_next or (page + 1) * page_size > window
+        # SCS caps `count` at the window and offers no page past it: a full window of results may hide more.
+        full = last and (has_next or (count >= window and read >= window))
+        yield Page(results, count, has_next, last, full)
+        if last:
+            return
+        page += 1
+
+
 class ScsClient:
     """A requests session bound to one SCS, with the collection's error and retry policy."""
 
@@ -328,7 +340,8 @@ class ScsClient:
                     stream=True, allow_redirects=False)
             except Exception as exc:  # pylint: disable=broad-exception-caught
                 # Not only requests' own errors: http.client's ValueErrors print header values, so all are scrubbed.
-                self._failed_attempt(call, method, path, exc, attempt, may_retry and (retry or _never_sent(exc)))
+                never_sent = transport.classify(exc)[0] == transport.NEVER_SENT  # so even a POST can be sent again
+                self._failed_attempt(call, method, path, exc, attempt, may_retry and (retry or never_sent))
                 continue
             if response.status_code in RETRY_STATUSES and retry and may_retry:
                 delay = self._retry_after(response)
@@ -356,11 +369,12 @@ class ScsClient:
 
     def _failed_attempt(self, call, method, path, exc, attempt, again):
         """Wait before the next attempt when ``again`` and the failure may pass; otherwise raise its typed error."""
-        if _is_certificate_error(exc):
+        kind, cause = transport.classify(exc)
+        if kind == transport.CERTIFICATE:
             raise ScsTransportError(
                 "%s: TLS verification failed (%s). If SCS uses a private CA, set ca_path (SCS_CA_PATH) to its "
                 "PEM bundle; check that scs_url names the host in the certificate and that it has not expired."
-                % (call, self.scrub(_tls_reason(exc))), method=method, path=path) from None
+                % (call, self.scrub(transport.certificate_problem(cause))), method=method, path=path) from None
         if not isinstance(exc, RETRYABLE_EXCEPTIONS + (body_reader.BodyBroken, body_reader.DeadlinePassed)):
             raise ScsTransportError("%s: the request could not be sent (%s)." % (call, self._clip(self.scrub(exc))),
                                     method=method, path=path) from None
@@ -432,39 +446,27 @@ class ScsClient:
         if limit is not None and limit < 0:
             raise ScsConfigError("limit must be 0 or more (got %s)." % limit)
         state = {} if state is None else state
-        read, page = 0, 1
-        while True:
-            body = self.get_json(path, dict(params or {}, page=page, page_size=page_size))
-            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-                raise ScsProtocolError("%s: expected a paginated body with 'results', got %s." % (
-                    self.describe("GET", path), type(body).__name__), method="GET", path=path)
-            results = body["results"]
-            count = state["count"] = body.get("count", len(results))
-            # `next` is only used as a flag: following its absolute URL could send the token to
-            # whatever host the server believes it is (proxies, internal names).
-            has_next = bool(body.get("next")) and bool(results)
-            if limit is not None and read + len(results) >= limit:
-                state["more"] = has_next or read + len(results) > limit or count > limit or count >= window
-                yield results[:limit - read]
+        read = 0
+        for page in read_pages(self, path, params, page_size, window):
+            state["count"] = page.count
+            if limit is not None and read + len(page.results) >= limit:
+                state["more"] = (page.has_next or read + len(page.results) > limit or page.count > limit
+                                 or page.count >= window)
+                yield page.results[:limit - read]
                 return
-            read += len(results)
-            # SCS caps `count` at the window, so a full window of results may hide more.
-            at_window = count >= window and read >= window
-            if at_window or (has_next and (page + 1) * page_size > window):
+            read += len(page.results)
+            if page.full:
                 raise ScsQueryWindowError(
                     "%s: the query matches %s%s results but SCS can only page through the first %d. Narrow the query "
                     "(shorter time window, a probe, a signature or a qfilter) or set limit to %d or less." % (
-                        self.describe("GET", path), "at least " if count >= window else "", count, window, window),
-                    method="GET", path=path, detail={"count": count})
-            yield results
-            if not has_next:
-                state["more"] = False
-                return
-            page += 1
+                        self.describe("GET", path), "at least " if page.count >= window else "", page.count, window,
+                        window), method="GET", path=path, detail={"count": page.count})
+            yield page.results
+        state["more"] = False
 
     # -- downloads --------------------------------------------------------------------------------
 
-    def download(self, path, dest, params=None, mode=0o640, check=None, verify=None, max_size=DEFAULT_MAX_DOWNLOAD,
+    def download(self, path, dest, params=None, mode=0o640, check=None, accept=None, max_size=DEFAULT_MAX_DOWNLOAD,
                  time_limit=DEFAULT_DOWNLOAD_TIMEOUT, buffer_size=pipeline.BUFFER_SIZE):
         """Stream a file to ``dest`` atomically; return ``{"size", "sha256", "content_type", "summary"}``.
 
@@ -472,7 +474,7 @@ class ScsClient:
         seconds for the whole transfer and ``timeout`` for each read, and only if its Content-Length fits in the
         free space of dest's directory. It goes through the download pipeline (_pipeline.py): received into a small
         ring of buffers of at most ``buffer_size`` bytes, written, hashed and fed to ``check`` (an object with
-        ``feed(piece)`` and ``finish() -> summary``, such as _pcapfile.PcapStream) as it streams; ``verify(summary)``
+        ``feed(piece)`` and ``finish() -> summary``, such as _pcapfile.PcapStream) as it streams; ``accept(summary)``
         may refuse the complete file before it replaces ``dest``; whatever it raises propagates. Nothing is left at
         ``dest`` (nor a temporary file beside it) if the transfer, a limit, the check or the write fails. Limits
         raise ScsLimitError, which no caller retries.
@@ -485,7 +487,7 @@ class ScsClient:
             body = body_reader.BodyReader(response, deadline, self._transport_reason)
             fill = _DownloadFill(call, path, body, length, max_size)
             try:
-                size, digest, summary = pipeline.stream_to_file(dest, fill, length, mode=mode, check=check, verify=verify,
+                size, digest, summary = pipeline.stream_to_file(dest, fill, length, mode=mode, check=check, accept=accept,
                                                                 buffer_size=buffer_size)
             except body_reader.BodyBroken as exc:
                 raise ScsTransportError("%s: the download broke off (%s); nothing was written to %s." % (call, exc, dest),
@@ -549,10 +551,11 @@ class ScsClient:
             return str(exc)
         if isinstance(exc, body_reader.DeadlinePassed):
             return "the answer was still arriving after %g seconds (timeout)" % self.timeout
-        if isinstance(exc, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):
+        kind = transport.classify(exc)[0]
+        if kind == transport.TIMEOUT:
             return "no answer within %g seconds" % self.timeout
         text = self.scrub(exc)
-        if any(marker in text.lower() for marker in ("reset", "aborted", "remotedisconnected", "eof occurred")):
+        if kind == transport.DROPPED:
             return "the connection was closed or reset by the server (%s)" % text[:MESSAGE_BODY_LIMIT]
         return "the connection failed (%s)" % text[:MESSAGE_BODY_LIMIT]
 

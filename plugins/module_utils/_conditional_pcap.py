@@ -14,26 +14,38 @@ from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 STATE_VALUES = {"enabled": True, "disabled": False, "inherited": None}
 
 
-class FlagPlan:
-    """What a conditional_pcap run reads, would write, and what that means for every affected probe."""
+class FlagPlan:  # pylint: disable=too-many-instance-attributes
+    """What a conditional_pcap run reads (``FlagPlan.read``), would write, and what that means for every affected
+    probe. The constructor takes what was read and sends nothing."""
 
-    def __init__(self, manager, probes_wanted, templates_wanted, state):
+    def __init__(self, manager, state, templates, probes, selected, fields):
+        """``selected``: ``(template targets, probe targets)``, items of ``templates`` and ``probes``; ``fields``: the
+        flag's field per kind, as ``manager.pcap_field`` found it."""
+        self.manager = manager
+        self.desired = STATE_VALUES[state]
+        self.templates = templates
+        self.probes = probes
+        self.fields = fields
+        template_targets, probe_targets = selected
+        self.targets = [self._target("template", item) for item in template_targets]
+        self.targets += [self._target("probe", item) for item in probe_targets]
+
+    @classmethod
+    def read(cls, manager, probes_wanted, templates_wanted, state):
+        """Check the request, then read the probes, the templates and the flag's field from SCS."""
         if state == "inherited" and templates_wanted:
             raise ScsConfigError("state=inherited applies to probes only (it clears a probe's own value so that the "
                                  "template's applies); templates take enabled or disabled.")
         api = manager.api
-        self.manager = manager
-        self.desired = STATE_VALUES[state]
-        self.templates = manager.list_templates()
-        self.probes = manager.list_probes()
-        template_targets = select(self.templates, templates_wanted, api["template_key"], "template")
-        probe_targets = select(self.probes, probes_wanted, api["probe_key"], "probe")
-        self.fields = {
+        templates = manager.list_templates()
+        probes = manager.list_probes()
+        template_targets = select(templates, templates_wanted, api["template_key"], "template")
+        probe_targets = select(probes, probes_wanted, api["probe_key"], "probe")
+        fields = {
             "template": manager.pcap_field("template", manager.key("template", template_targets[0]) if template_targets else None),
-            "probe": manager.pcap_field("probe", manager.key("probe", (probe_targets or self.probes)[0]) if self.probes else None),
+            "probe": manager.pcap_field("probe", manager.key("probe", (probe_targets or probes)[0]) if probes else None),
         }
-        self.targets = [self._target("template", item) for item in template_targets]
-        self.targets += [self._target("probe", item) for item in probe_targets]
+        return cls(manager, state, templates, probes, (template_targets, probe_targets), fields)
 
     def _target(self, kind, item):
         field = self.fields[kind]["name"]
@@ -89,8 +101,9 @@ class FlagPlan:
             target.update(written=True, changed=target["after"] != target["before"])
 
     def report(self, diff=False):
-        """The module's result: targets, the effective value of the probes they touch, the field, the diff."""
-        result = {"changed": bool(self.changes), "targets": self.targets, "probes": self.effective(),
+        """The module's result: targets, the effective value of the probes they touch (``probe_states``: not
+        ``probes``, the module's option), the field, the diff."""
+        result = {"changed": bool(self.changes), "targets": self.targets, "probe_states": self.effective(),
                   "field": self.fields}
         if diff:
             result["diff"] = self.diff()

@@ -7,22 +7,17 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.stamus.scs.plugins.module_utils._argspecs import CONNECTION_SPEC, merged
 
 from ansible_collections.stamus.scs.plugins.module_utils._client import HAS_REQUESTS, ScsClient
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
 
 
 def connection_argument_spec():
-    return {
-        "scs_url": {"type": "str", "required": True, "fallback": (env_fallback, ["SCS_URL"])},
-        "scs_token": {"type": "str", "required": True, "no_log": True, "fallback": (env_fallback, ["SCS_TOKEN"])},
-        "validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["SCS_VALIDATE_CERTS"])},
-        "ca_path": {"type": "path", "fallback": (env_fallback, ["SCS_CA_PATH"])},
-        "timeout": {"type": "float", "default": 120},
-        "retries": {"type": "int", "default": 3},
-        "tenant": {"type": "int"},
-    }
+    """A copy of the connection options' spec (_argspecs.CONNECTION_SPEC), for the plugins that read them."""
+    return merged(CONNECTION_SPEC)
 
 
 def unechoed_note(value):
@@ -46,9 +41,7 @@ class ScsModule(AnsibleModule):
 
     def __init__(self, argument_spec, unechoed=(), **kwargs):
         self._unechoed = tuple(unechoed)
-        spec = connection_argument_spec()
-        spec.update(argument_spec)
-        super().__init__(argument_spec=spec, **kwargs)
+        super().__init__(argument_spec=merged(CONNECTION_SPEC, argument_spec), **kwargs)
         if not HAS_REQUESTS:
             self.fail_json(msg=missing_required_lib("requests"))
         self._client = None

@@ -17,6 +17,8 @@ import stat
 import tempfile
 import time
 
+from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
 
 
@@ -174,12 +176,43 @@ def sha256_file(path, chunk_size=1 << 20):
     return digest.hexdigest()
 
 
+DEFAULT_FILE_MODE = 0o640
+SYMBOLIC_MODE_RE = re.compile(r"[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*")  # fullmatch
+MODE_ERROR = "mode must be octal such as '0640' (quoted in YAML) or symbolic such as 'u=rw,g=r,o=' (got %r)."
+
+
 def parse_mode(value):
     """``'0640'`` -> 0o640. Only octal strings: an integer like 640 is ambiguous in YAML."""
     text = str(value).strip()
     if not re.fullmatch(r"0?[0-7]{3,4}", text):
-        raise ScsConfigError("mode must be an octal string such as '0640' (quote it in YAML), got %r." % (value,))
+        raise ScsConfigError(MODE_ERROR % (value,))
     return int(text, 8)
+
+
+def file_mode(value):
+    """The permission bits of the files a module writes, from its ``mode`` option (stamus.scs.file_mode): an octal
+    string, an integer (YAML reads an unquoted 0640 as octal), or a symbolic mode applied to 0640 as for a new file.
+
+    Checked before anything is downloaded: SCS serves a pcap only once.
+    """
+    if value is None:
+        return DEFAULT_FILE_MODE
+    if isinstance(value, bool):
+        raise ScsConfigError(MODE_ERROR % (value,))
+    if isinstance(value, int):
+        if not 0 <= value <= 0o7777:
+            raise ScsConfigError(MODE_ERROR % (value,))
+        return value
+    text = str(value)
+    if text.strip().isdigit():
+        return parse_mode(text)
+    if not SYMBOLIC_MODE_RE.fullmatch(text):
+        raise ScsConfigError(MODE_ERROR % (value,))
+    try:
+        return AnsibleModule._symbolic_mode_to_octal(  # pylint: disable=protected-access
+            os.stat_result((stat.S_IFREG | DEFAULT_FILE_MODE,) + (0,) * 9), text)
+    except ValueError:
+        raise ScsConfigError(MODE_ERROR % (value,)) from None
 
 
 def directory_mode(mode):

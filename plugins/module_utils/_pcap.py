@@ -11,11 +11,7 @@ import json
 import re
 
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import normalize_alert
-from ansible_collections.stamus.scs.plugins.module_utils._client import (
-    DEFAULT_DOWNLOAD_TIMEOUT,
-    check_seconds,
-    path_segment,
-)
+from ansible_collections.stamus.scs.plugins.module_utils._client import check_seconds, path_segment
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError, ScsProtocolError
 from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapStream
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
@@ -31,11 +27,6 @@ FILENAME_RE = re.compile(r"[0-9A-Za-z_-]+")  # whole string: fullmatch
 # SCS reports a capture file rotated out of the probe's store only in free text; these are the
 # phrasings seen from Scirius and the emulator. Such failures are final: retrying cannot help.
 ROTATED_RE = re.compile(r"rotat|no longer exist|no such file|does not exist", re.IGNORECASE)
-# The options of the modules that download pcaps (doc fragment stamus.scs.download).
-DOWNLOAD_ARGUMENT_SPEC = {
-    "max_size": {"type": "bytes", "default": "4G"},
-    "download_timeout": {"type": "float", "default": DEFAULT_DOWNLOAD_TIMEOUT},
-}
 
 
 class ScsStepError(ScsError):
@@ -140,16 +131,16 @@ def download_limits(params):
     return {"max_size": max_size, "time_limit": check_seconds("download_timeout", params["download_timeout"])}
 
 
-def download(client, filename, dest, mode=0o640, verify=None, five_tuple=None, **limits):
+def download(client, filename, dest, mode=0o640, accept=None, five_tuple=None, **limits):
     """Stream the retrieved pcap to ``dest`` (one-shot on SCS: a second download gets 404) within ``limits``
     (``max_size``, ``time_limit``; see download_limits); return ``{"size", "sha256", "content_type", "pcap"}``.
 
     The pcap is checked as it streams (``pcap``: its summary, as _pcapfile.summarize_pcap gives it, with
     ``five_tuple``'s flow looked for when given); a malformed one raises PcapFormatError and is not kept.
-    ``verify(pcap)`` may refuse it by raising before it replaces ``dest``. A malformed ``five_tuple`` raises
+    ``accept(pcap)`` may refuse it by raising before it replaces ``dest``. A malformed ``five_tuple`` raises
     ValueError before anything is requested.
     """
     facts = client.download(DOWNLOAD_PATH.format(filename=path_segment(filename)), dest, mode=mode,
-                            check=PcapStream(five_tuple), verify=verify, **limits)
+                            check=PcapStream(five_tuple), accept=accept, **limits)
     facts["pcap"] = facts.pop("summary")
     return facts

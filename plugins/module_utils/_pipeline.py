@@ -118,14 +118,15 @@ class _Pipe:
             raise self.error
 
 
-def stream_to_file(dest, fill, length=None, mode=0o640, check=None, verify=None, buffer_size=BUFFER_SIZE,
+def stream_to_file(dest, fill, length=None, mode=0o640, check=None, accept=None, buffer_size=BUFFER_SIZE,
                    buffers=BUFFERS):
     """Stream a body to ``dest``; return ``(size, sha256 hex, summary)``.
 
     ``fill(view)`` puts the next bytes of the body into the writable buffer ``view`` and returns how many (0 at the
     end); whatever it raises stops the transfer. ``length`` (the announced size, or None) sizes the buffers.
     ``check`` (optional) is fed every piece in order (``check.feed(piece)``, on its own thread) and ``check.finish()``
-    gives the ``summary``; ``verify(summary)`` may then refuse the file by raising. The file then gets ``mode``, is
+    gives the ``summary``; ``accept(summary)`` may then refuse the file by raising (a content check, unrelated to TLS
+    verification). The file then gets ``mode``, is
     fsynced and renamed over ``dest``. On any failure (receiving, writing, hashing, checking, the fsync) nothing is
     left: neither the temporary file nor a partial ``dest``, and an existing ``dest`` is untouched.
     """
@@ -148,8 +149,8 @@ def stream_to_file(dest, fill, length=None, mode=0o640, check=None, verify=None,
             raise
         pipe.close(abort=False)
         summary = check.finish() if check is not None else None
-        if verify is not None:
-            verify(summary)
+        if accept is not None:
+            accept(summary)
         part.sync(mode)
         writeback.synced()
         part.commit()

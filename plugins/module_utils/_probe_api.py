@@ -83,23 +83,15 @@ TASK_RETRY_DELAY = 180
 
 
 def resolve_api(overrides=None):
-    """The defaults with the user's ``api_overrides`` applied; unknown keys are refused, listing the valid ones."""
+    """The defaults with the user's ``api_overrides`` applied, as the argument spec (_argspecs.PROBE_API_SPEC) left
+    them: known keys only, unset ones None. What the spec cannot say (non-empty, ``{pk}``) is checked here."""
     api = {key: dict(value) if key in OBJECT_KEYS else value for key, value in API_DEFAULTS.items()}
-    overrides = overrides or {}
-    unknown = sorted(set(overrides) - set(api))
-    if unknown:
-        raise ScsConfigError("api_overrides has unknown key(s) %s; valid keys: %s." % (
-            ", ".join(unknown), ", ".join(sorted(api))))
-    if "apply_path" in overrides and "push_action" in overrides:
-        raise ScsConfigError("api_overrides sets both apply_path and push_action: keep apply_path (the whole path of "
-                             "the apply call, for example suricata/update_push_all/) and remove push_action.")
+    overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
     for key, value in overrides.items():
         if key in OBJECT_KEYS:
-            if not isinstance(value, dict):
-                raise ScsConfigError("api_overrides.%s must be a JSON object (a dict such as {}), got %r." % (key, value))
             api[key] = dict(value)
             continue
-        if not isinstance(value, str) or not value.strip():
+        if not value.strip():
             raise ScsConfigError("api_overrides.%s must be a non-empty string (got %r)." % (key, value))
         if key.endswith("_path") or key == "push_action":
             value = value.strip("/") + "/"

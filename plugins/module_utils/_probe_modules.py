@@ -8,17 +8,11 @@
 from __future__ import annotations
 
 from ansible_collections.stamus.scs.plugins.module_utils._apply import ApplyError, apply_changes, pending_result
+from ansible_collections.stamus.scs.plugins.module_utils._argspecs import NAME_FILTER_SPEC, PROBE_API_SPEC, merged
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._probe_api import resolve_api
 from ansible_collections.stamus.scs.plugins.module_utils._probes import FleetView, ProbeManager, filter_items
-
-# doc fragment stamus.scs.probe_api
-API_OVERRIDES_ARGUMENT_SPEC = {"api_overrides": {"type": "dict"}}
-# doc fragment stamus.scs.apply_wait
-APPLY_WAIT_ARGUMENT_SPEC = {"wait": {"type": "bool", "default": True}, "wait_timeout": {"type": "int", "default": 300}}
-# doc fragment stamus.scs.name_filter
-NAME_FILTER_ARGUMENT_SPEC = {"names": {"type": "list", "elements": "str"}, "pattern": {"type": "str"}}
 
 
 def probe_manager(module):
@@ -48,9 +42,9 @@ def _warn(module, applied):
 
 def run_info_module(kind):
     """List probes (``kind="probe"``) or templates (``kind="template"``) as ``<kind>s`` with ``count``."""
-    module = ScsModule(argument_spec=dict(NAME_FILTER_ARGUMENT_SPEC, **API_OVERRIDES_ARGUMENT_SPEC), supports_check_mode=True)
+    module = ScsModule(argument_spec=merged(NAME_FILTER_SPEC, PROBE_API_SPEC), supports_check_mode=True)
     try:
-        fleet = FleetView(probe_manager(module))
+        fleet = FleetView.read(probe_manager(module))
         items, view = (fleet.probes, fleet.probe) if kind == "probe" else (fleet.templates, fleet.template)
         selected = [view(item) for item in filter_items(items, module.params["names"], module.params["pattern"])]
     except ScsError as err:

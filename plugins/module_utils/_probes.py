@@ -173,20 +173,27 @@ def filter_items(items, names=None, pattern=None):
 
 
 class FleetView:
-    """Probes and templates as the info modules report them, with effective pcap values."""
+    """Probes and templates as the info modules report them, with effective pcap values. ``FleetView.read`` reads
+    them from SCS; the constructor takes what was read and sends nothing."""
 
-    def __init__(self, manager):
-        api = manager.api
+    def __init__(self, api, templates, probes, probe_field, template_field):
         self.api = api
-        self.templates = manager.list_templates()
-        self.probes = manager.list_probes()
-        self.probe_field = manager.pcap_field("probe", manager.key("probe", self.probes[0]) if self.probes else None)["name"]
-        template_field = manager.pcap_field(
-            "template", manager.key("template", self.templates[0]) if self.templates else None)["name"]
+        self.templates = templates
+        self.probes = probes
+        self.probe_field = probe_field
         self.template_field = template_field
         self.templates_by_key = {template.get(api["template_key"]): template for template in self.templates}
         # effective_pcap reads the template's flag under the probe's field name
         self._flags = {key: {self.probe_field: template.get(template_field)} for key, template in self.templates_by_key.items()}
+
+    @classmethod
+    def read(cls, manager):
+        """The templates, the probes and the flag's field of each kind, read from SCS."""
+        templates = manager.list_templates()
+        probes = manager.list_probes()
+        probe_field = manager.pcap_field("probe", manager.key("probe", probes[0]) if probes else None)["name"]
+        template_field = manager.pcap_field("template", manager.key("template", templates[0]) if templates else None)["name"]
+        return cls(manager.api, templates, probes, probe_field, template_field)
 
     def probe(self, probe):
         template = self.templates_by_key.get(probe.get(self.api["probe_template_field"]))

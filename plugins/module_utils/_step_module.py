@@ -8,18 +8,15 @@
 from __future__ import annotations
 
 from ansible_collections.stamus.scs.plugins.module_utils import _pcap as steps
+from ansible_collections.stamus.scs.plugins.module_utils._argspecs import PCAP_STEP_SPEC, merged
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
 
 STEP_CALLS = {"extract": steps.extract, "retrieve": steps.retrieve}
-PCAP_STEP_ARGUMENT_SPEC = {
-    "filename": {"type": "str", "required": True},
-    "probe": {"type": "str", "required": True},
-}
 
 
 def run_step_module(step):
-    module = ScsModule(argument_spec=PCAP_STEP_ARGUMENT_SPEC, supports_check_mode=True)
+    module = ScsModule(argument_spec=merged(PCAP_STEP_SPEC), supports_check_mode=True)
     filename, probe = module.params["filename"], module.params["probe"]
     result = {"changed": True, "filename": filename, "probe": probe}
     try:

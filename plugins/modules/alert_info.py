@@ -161,7 +161,8 @@ query_result:
       flow: 2077942411095108
 """
 
-from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_QUERY_ARGUMENT_SPEC, query_alerts
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import query_alerts
+from ansible_collections.stamus.scs.plugins.module_utils._argspecs import ALERT_QUERY_SPEC, merged
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._jmespath import compile_query
@@ -169,8 +170,8 @@ from ansible_collections.stamus.scs.plugins.module_utils._jmespath import compil
 
 def main():
     module = ScsModule(
-        argument_spec=dict(
-            ALERT_QUERY_ARGUMENT_SPEC,
+        argument_spec=merged(
+            ALERT_QUERY_SPEC,
             query={"type": "str"},
         ),
         mutually_exclusive=[("since", "from")],

@@ -37,10 +37,13 @@ extends_documentation_fragment:
   - stamus.scs.connection
   - stamus.scs.alert_query
   - stamus.scs.download
+  - stamus.scs.file_mode
 attributes:
   check_mode:
     support: full
-    description: Reads the alerts and the evidence directory and reports what would be fetched; calls no pcap step.
+    description:
+      - Reads the alerts and the evidence directory and reports what would be fetched; calls no pcap step.
+      - The result has the same keys as a real run's; each alert's outcome is C(fetch) where a real run would fetch.
   diff_mode:
     support: none
     description: Binary files are not diffed; RV(results) lists what changed.
@@ -131,6 +134,8 @@ options:
       - V(any) fails the task when any alert failed (outcome C(failed), C(no_packets) with O(on_empty=fail), or
         C(flow_absent) with O(on_flow_absent=fail)), or when ids of O(alert_ids) were not found (RV(not_found)), once
         the alerts found are fetched.
+      - In check mode, V(any) fails on what check mode can tell, as a real run would - ids not found and alerts that
+        cannot be used (outcome C(failed)).
       - V(none) never fails for per-alert outcomes; check RV(summary).
       - A refused token or a missing permission fails the task in either case.
     type: str
@@ -147,12 +152,6 @@ options:
     type: str
     choices: [auto, all, problems, none]
     default: auto
-  mode:
-    description:
-      - Octal permissions of the pcap and manifest files, for example V('0640'). Directories get the same bits plus
-        search (x) wherever read is granted.
-    type: str
-    default: "0640"
   custody:
     description:
       - Free-form facts recorded in every manifest under C(collected_by.custody), for example a case number or the
@@ -353,7 +352,7 @@ results_unlisted:
 source:
   description:
     - The SCS the evidence comes from, as every manifest of the run records it (C(scs_url), C(scs_version), C(tenant)).
-    - V(null) in check mode, which does not ask SCS for its version.
+    - In check mode C(scs_version) is V(null), since SCS is not asked for its version.
   returned: always
   type: dict
   sample:
@@ -370,7 +369,7 @@ failure:
 summary:
   description:
     - How many alerts ended in each outcome, and how many alerts and flows there were.
-    - In check mode, C(fetch) counts the alerts whose pcap would be fetched.
+    - C(fetch) counts the alerts whose pcap would be fetched, in check mode; it is V(0) in a real run.
   returned: always
   type: dict
   sample:
@@ -383,6 +382,7 @@ summary:
     rotated: 12
     no_capture: 6
     failed: 0
+    fetch: 0
 """
 
 import getpass
@@ -393,18 +393,19 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 
 from ansible_collections.stamus.scs.plugins.module_utils._alert_stream import alert_source
-from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_FILTER_OPTIONS, ALERT_QUERY_ARGUMENT_SPEC
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_FILTER_OPTIONS
+from ansible_collections.stamus.scs.plugins.module_utils._argspecs import ALERT_QUERY_SPEC, DOWNLOAD_SPEC, FILE_MODE_SPEC, merged
 from ansible_collections.stamus.scs.plugins.module_utils._batch import RESULTS_MODES, EvidenceRun, failing_outcomes
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._files import (
     check_within,
     directory_lock,
-    parse_mode,
+    file_mode,
     prepare_directory,
     remove_stale_parts,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._pcap import DOWNLOAD_ARGUMENT_SPEC, download_limits
+from ansible_collections.stamus.scs.plugins.module_utils._pcap import download_limits
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 MAX_LISTED = 10
@@ -412,13 +413,16 @@ MAX_LISTED = 10
 GIVEN_ALERTS = ("alerts", "alerts_file")
 
 
+def evidence_source(module, version=None):
+    """The SCS the evidence comes from (RV(source)); its version is only known once asked for."""
+    return {"scs_url": module.client.base_url, "scs_version": version, "tenant": module.params["tenant"]}
+
+
 def custody_context(module):
     """Where the evidence comes from and who collected it, for the manifests."""
-    client = module.client
-    context = client.get_json("rules/scirius_context/")
+    context = module.client.get_json("rules/scirius_context/")
     return {
-        "source": {"scs_url": client.base_url, "scs_version": context.get("version") if isinstance(context, dict) else None,
-                   "tenant": module.params["tenant"]},
+        "source": evidence_source(module, context.get("version") if isinstance(context, dict) else None),
         "collected_by": {"user": getpass.getuser(), "host": socket.gethostname(),
                          "collection": "%s %s" % (COLLECTION_NAME, COLLECTION_VERSION),
                          "ansible_core": ANSIBLE_CORE_VERSION, "custody": module.params["custody"]},
@@ -434,9 +438,10 @@ def check_selection(params):
 
 def main():
     module = ScsModule(
-        argument_spec=dict(
-            ALERT_QUERY_ARGUMENT_SPEC,
-            **DOWNLOAD_ARGUMENT_SPEC,
+        argument_spec=merged(
+            ALERT_QUERY_SPEC,
+            DOWNLOAD_SPEC,
+            FILE_MODE_SPEC,
             alerts={"type": "list", "elements": "dict"},
             alerts_file={"type": "path"},
             dest={"type": "path", "required": True},
@@ -448,7 +453,6 @@ def main():
             on_flow_absent={"type": "str", "choices": ["fail", "warn", "keep"], "default": "warn"},
             fail_on={"type": "str", "choices": ["any", "none"], "default": "any"},
             results={"type": "str", "choices": list(RESULTS_MODES), "default": "auto"},
-            mode={"type": "str", "default": "0640"},
             custody={"type": "dict"},
         ),
         mutually_exclusive=[("since", "from")],
@@ -462,7 +466,7 @@ def main():
         if not 1 <= params["workers"] <= 64:
             raise ScsConfigError("workers must be between 1 and 64 (got %d)." % params["workers"])
         check_selection(params)
-        mode = parse_mode(params["mode"])
+        mode = file_mode(params["mode"])
         limits = download_limits(params)
         check_within(params["dest"], params["dest_root"])
         reads_scs = all(params[name] is None for name in GIVEN_ALERTS)
@@ -470,7 +474,7 @@ def main():
             source = alert_source(module.client if reads_scs else None, params)
             result = EvidenceRun(module.new_client, params["dest"], force=params["force"], workers=params["workers"],
                                  results=params["results"], check_mode=True).run(source)
-            result["source"] = None
+            result["source"] = evidence_source(module)  # without asking SCS for its version
         else:
             source = alert_source(module.client if reads_scs else None, params)
             prepare_directory(params["dest"], mode)
@@ -521,7 +525,7 @@ def report(module, source, result, stale):
         problems.append("%d of the alert_ids were not found on SCS: %s%s. Check the ids, the other filters and the time "
                         "window (since, from, to)." % (len(not_found), ", ".join(not_found[:MAX_LISTED]),
                                                        ", ..." if len(not_found) > MAX_LISTED else ""))
-    if problems and params["fail_on"] == "any" and not module.check_mode:
+    if problems and params["fail_on"] == "any":  # in check mode too: what it found (ids not found, bad alerts) is sure
         module.fail_json(msg="%s Set fail_on=none to accept partial results." % " ".join(problems), **result)
     module.exit_json(**result)
 

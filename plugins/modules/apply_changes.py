@@ -169,21 +169,17 @@ apply:
           - {probe: probe-dmz-02, status: success, message: Configuration applied, retry_no: 1}
 """
 
+from ansible_collections.stamus.scs.plugins.module_utils._argspecs import APPLY_WAIT_SPEC, PROBE_API_SPEC, merged
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
-from ansible_collections.stamus.scs.plugins.module_utils._probe_modules import (
-    API_OVERRIDES_ARGUMENT_SPEC,
-    APPLY_WAIT_ARGUMENT_SPEC,
-    apply_step,
-    probe_manager,
-)
+from ansible_collections.stamus.scs.plugins.module_utils._probe_modules import apply_step, probe_manager
 
 
 def main():
     module = ScsModule(
-        argument_spec=dict(
-            API_OVERRIDES_ARGUMENT_SPEC,
-            **APPLY_WAIT_ARGUMENT_SPEC,
+        argument_spec=merged(
+            PROBE_API_SPEC,
+            APPLY_WAIT_SPEC,
             force={"type": "bool", "default": False},
             comment={"type": "str"},
         ),

@@ -19,7 +19,7 @@ description:
   - Reads the current state with two list calls (probes, templates), writes only what differs (one C(PATCH) per
     changed target) and reports C(changed) only when something was written.
   - A refused C(PATCH) (for example HTTP 403 for a token whose user may not change Probe Management) fails the task at
-    that target; the targets after it are not sent. RV(targets) and RV(probes) then report only what SCS accepted
+    that target; the targets after it are not sent. RV(targets) and RV(probe_states) then report only what SCS accepted
     (C(written), and C(after) equal to C(before) for every target not written), and the message lists what was and
     was not written.
   - Reports, per target, the value before and after, and for every affected probe its effective value (its own,
@@ -109,8 +109,11 @@ targets:
   elements: dict
   sample:
     - {kind: template, name: dmz, id: 3, field: conditional_pcap, before: false, after: true, changed: true, written: true}
-probes:
-  description: Effective value of every probe the changes touch, before and after.
+probe_states:
+  description:
+    - Effective value of every probe the changes touch, before and after (its own value, or its template's when it
+      inherits). C(template) is the key of the probe's template.
+    - Named C(probes) in version 1.0.0, which is also the name of the O(probes) option.
   returned: always
   type: list
   elements: dict
@@ -195,21 +198,17 @@ apply:
 
 from ansible_collections.stamus.scs.plugins.module_utils._apply import pending_result
 from ansible_collections.stamus.scs.plugins.module_utils._conditional_pcap import FlagPlan
+from ansible_collections.stamus.scs.plugins.module_utils._argspecs import APPLY_WAIT_SPEC, PROBE_API_SPEC, merged
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
-from ansible_collections.stamus.scs.plugins.module_utils._probe_modules import (
-    API_OVERRIDES_ARGUMENT_SPEC,
-    APPLY_WAIT_ARGUMENT_SPEC,
-    apply_step,
-    probe_manager,
-)
+from ansible_collections.stamus.scs.plugins.module_utils._probe_modules import apply_step, probe_manager
 
 
 def main():
     module = ScsModule(
-        argument_spec=dict(
-            API_OVERRIDES_ARGUMENT_SPEC,
-            **APPLY_WAIT_ARGUMENT_SPEC,
+        argument_spec=merged(
+            PROBE_API_SPEC,
+            APPLY_WAIT_SPEC,
             probes={"type": "list", "elements": "str"},
             templates={"type": "list", "elements": "str"},
             state={"type": "str", "choices": ["enabled", "disabled", "inherited"], "default": "enabled"},
@@ -223,7 +222,7 @@ def main():
     result = {"changed": False}
     try:
         manager = probe_manager(module)
-        plan = FlagPlan(manager, params["probes"], params["templates"], params["state"])
+        plan = FlagPlan.read(manager, params["probes"], params["templates"], params["state"])
         try:
             if plan.changes and not module.check_mode:
                 plan.write(params["comment"])

@@ -22,6 +22,7 @@ author:
 extends_documentation_fragment:
   - stamus.scs.connection
   - stamus.scs.download
+  - stamus.scs.file_mode
   - ansible.builtin.files
 attributes:
   check_mode:
@@ -61,10 +62,6 @@ options:
         warns. It is kept; M(stamus.scs.alert_pcap)
         has O(stamus.scs.alert_pcap#module:on_flow_absent) to refuse it.
     type: dict
-  mode:
-    description:
-      - Permissions of the file, as for M(ansible.builtin.file). Defaults to V('0640').
-    type: raw
 seealso:
   - module: stamus.scs.pcap_retrieve
   - module: stamus.scs.alert_pcap
@@ -118,30 +115,22 @@ pcap:
 """
 
 import os
-import re
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.stamus.scs.plugins.module_utils._argspecs import DOWNLOAD_SPEC, FILE_MODE_SPEC, merged
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._evidence import five_tuple_of
 from ansible_collections.stamus.scs.plugins.module_utils._files import (
     check_within,
-    parse_mode,
+    file_mode,
     refuse_symlink,
     remove_stale_parts,
     sha256_file,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._pcap import (
-    DOWNLOAD_ARGUMENT_SPEC,
-    check_filename,
-    download,
-    download_limits,
-)
+from ansible_collections.stamus.scs.plugins.module_utils._pcap import check_filename, download, download_limits
 from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError
-
-DEFAULT_MODE = 0o640
-SYMBOLIC_MODE_RE = re.compile(r"[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*")  # fullmatch
 
 
 def target_path(dest, filename, root):
@@ -154,26 +143,11 @@ def target_path(dest, filename, root):
     return path
 
 
-def initial_mode(value):
-    """The mode the file gets before its rename; symbolic modes are applied afterwards, as Ansible does.
-
-    Checked before anything is downloaded: SCS serves a pcap only once.
-    """
-    if value is None:
-        return DEFAULT_MODE
-    if isinstance(value, int):
-        return value  # YAML already read an unquoted 0640 as octal
-    if str(value).isdigit():
-        return parse_mode(value)
-    if not SYMBOLIC_MODE_RE.fullmatch(str(value)):
-        raise ScsConfigError("mode must be octal such as '0640' or symbolic such as 'u=rw,g=r,o=' (got %r)." % (value,))
-    return DEFAULT_MODE
-
-
 def main():
     module = ScsModule(
-        argument_spec=dict(
-            DOWNLOAD_ARGUMENT_SPEC,
+        argument_spec=merged(
+            DOWNLOAD_SPEC,
+            FILE_MODE_SPEC,
             filename={"type": "str", "required": True},
             dest={"type": "path", "required": True},
             dest_root={"type": "path", "fallback": (env_fallback, ["SCS_EVIDENCE_ROOT"])},
@@ -187,7 +161,7 @@ def main():
     try:
         filename = check_filename(params["filename"])
         path = target_path(params["dest"], filename, params["dest_root"])
-        mode = initial_mode(params["mode"])
+        mode = file_mode(params["mode"])
         limits = download_limits(params)
         result = {"changed": False, "path": path}
         if not module.check_mode:

@@ -173,3 +173,46 @@ def test_check_mode_reports_what_a_run_would_do(tmp_path, scs):
                       check=True)["check"]
     assert not again["changed"] and again["summary"]["present"] == len(alerts) - 1
     assert set(again["results"][0]) == set(checked["results"][0]) and again["results"][0]["sha256"]
+
+
+def test_mode_is_read_as_pcap_download_reads_it(tmp_path, scs):
+    """An unquoted YAML 0600 (an integer) and a symbolic mode give the files and directories the same bits as the
+    quoted octal string, as in pcap_download; a bad mode fails before any call to SCS."""
+    alerts = shared_flow_alerts(scs, flows=1)
+    modes = {"octal": "0600", "number": 0o600, "symbolic": "u=rw,g=,o="}
+    tasks = [{"name": name, "register": name, "stamus.scs.alert_pcap": {
+        "alerts": alerts, "dest": str(tmp_path / name), "mode": mode}} for name, mode in modes.items()]
+    tasks.append({"name": "bad", "register": "bad", "stamus.scs.alert_pcap": {
+        "alerts": alerts, "dest": str(tmp_path / "bad"), "mode": "u=banana"}})
+    run = run_tasks(tmp_path, scs.env(), tasks)
+    for name in modes:
+        assert run[name]["summary"]["fetched"] == len(alerts), run[name]
+        written = list((tmp_path / name).glob("*/*"))
+        assert written and {oct(path.stat().st_mode & 0o777) for path in written} == {"0o600"}, name
+        assert {oct(path.stat().st_mode & 0o777) for path in (tmp_path / name).glob("*")} == {"0o700"}, name
+    assert run["bad"]["failed"] and "symbolic such as 'u=rw,g=r,o='" in run["bad"]["msg"]
+    assert not (tmp_path / "bad").exists()
+
+
+def test_check_mode_returns_the_shape_and_failures_of_a_real_run(tmp_path, scs):
+    alerts = shared_flow_alerts(scs) + no_capture(scs.alerts()[0], 1)
+    broken = [alerts[0], {"_id": "noFlowId1", "host": alerts[0]["host"]}]  # an alert without flow_id cannot be used
+    tasks = [
+        {"name": name, "register": name, "check_mode": check, "stamus.scs.alert_pcap": {
+            "alerts": given, "dest": str(tmp_path / "evidence" / kind), "results": "all"}}
+        for name, kind, check, given in (("good_check", "good", True, alerts), ("good_real", "good", False, alerts),
+                                         ("broken_check", "broken", True, broken), ("broken_real", "broken", False, broken))]
+    run = run_tasks(tmp_path, scs.env(), tasks)
+    check, real = run["good_check"], run["good_real"]
+    assert not check.get("failed") and not real.get("failed"), (check, real)
+    assert set(check) == set(real)
+    assert set(check["summary"]) == set(real["summary"]) and set(check["source"]) == set(real["source"])
+    assert {frozenset(entry) for entry in check["results"]} == {frozenset(entry) for entry in real["results"]}
+    assert check["source"]["scs_url"] == real["source"]["scs_url"] and check["source"]["scs_version"] is None
+    assert check["summary"]["fetch"] == real["summary"]["fetched"] and real["summary"]["fetch"] == 0
+    outcomes = {(entry["alert_id"], {"fetch": "fetched"}.get(entry["outcome"], entry["outcome"]))
+                for entry in check["results"]}
+    assert outcomes == {(entry["alert_id"], entry["outcome"]) for entry in real["results"]}
+    # what check mode can tell fails it as it fails the real run
+    assert run["broken_check"]["failed"] and run["broken_real"]["failed"]
+    assert run["broken_check"]["failure"] == run["broken_real"]["failure"] and "no valid flow_id" in run["broken_real"]["failure"]

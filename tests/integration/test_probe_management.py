@@ -77,6 +77,8 @@ def test_check_diff_and_rerun_write_nothing(tmp_path, fresh_site):
     checked = run_tasks(tmp_path, fresh_site.env(), [task], check=True, play_extra={"diff": True})
     assert checked["off"]["changed"] is True and writes(fresh_site) == []
     assert checked["off"]["apply"]["state"] == "pending" and checked["off"]["apply"]["pending"] == [probe]  # predicted
+    assert [(entry["name"], entry["after"]) for entry in checked["off"]["probe_states"]] == [(probe, False)]
+    assert "probes" not in checked["off"]  # the option's name, not a return value
     assert checked["off"]["diff"] == {"before": {"probe/%s" % probe: {"conditional_pcap": None}},
                                       "after": {"probe/%s" % probe: {"conditional_pcap": False}}}
     assert '"conditional_pcap": null' in checked.stdout and '"conditional_pcap": false' in checked.stdout
@@ -143,7 +145,7 @@ def test_unknown_names_and_bad_overrides_are_clear(tmp_path, fresh_site):
          "register": "field"},
     ])
     assert "Unknown probe(s): %sx (did you mean %s" % (probe, probe) in run["typo"]["msg"]
-    assert "unknown key(s) probe_pth" in run["key"]["msg"] and "probe_path" in run["key"]["msg"]
+    assert "api_overrides.probe_pth. Supported parameters include" in run["key"]["msg"] and "probe_path" in run["key"]["msg"]
     assert "has no field 'pcap_on'" in run["field"]["msg"] and "api_overrides.pcap_field" in run["field"]["msg"]
     assert writes(fresh_site) == []
 

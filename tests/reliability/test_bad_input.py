@@ -135,9 +135,13 @@ def build_cases(alerts, paths):
         # api_overrides
         Case("overrides_unknown_cp", "api_overrides with an unknown key", "stamus.scs.conditional_pcap",
              {"templates": ["perimeter"], "api_overrides": {"probe_pth": "appliances/probe/"}},
-             ["api_overrides", "probe_pth", "valid keys", "probe_path"]),
+             ["api_overrides.probe_pth", "Supported parameters include", "probe_path"]),
         Case("overrides_unknown_info", "api_overrides with an unknown key", "stamus.scs.probe_info",
-             {"api_overrides": {"pcap_feild": "conditional_pcap"}}, ["api_overrides", "pcap_feild", "valid keys"]),
+             {"api_overrides": {"pcap_feild": "conditional_pcap"}},
+             ["api_overrides.pcap_feild", "Supported parameters include", "pcap_field"]),
+        Case("overrides_exclusive", "api_overrides with apply_path and push_action", "stamus.scs.apply_changes",
+             {"api_overrides": {"apply_path": "suricata/update_push_all/", "push_action": "push/"}},
+             ["mutually exclusive", "apply_path|push_action", "api_overrides"]),
     ]
 
 
@@ -201,7 +205,7 @@ CASE_KEYS = [
     "dl_file_symlink", "pcap_outside_root", "pcap_dotdot_root", "pcap_env_root", "dl_outside_root", "pcap_unknown_probe",
     "cp_unknown_template", "cp_unknown_probe", "window_future", "window_reversed", "window_reversed_pcap", "since_garbage",
     "page_size_big", "page_size_zero", "mode_symbolic_pcap", "mode_bad_digit_pcap", "mode_bad_dl",
-    "workers_zero", "workers_huge", "overrides_unknown_cp", "overrides_unknown_info",
+    "workers_zero", "workers_huge", "overrides_unknown_cp", "overrides_unknown_info", "overrides_exclusive",
 ]
 
 

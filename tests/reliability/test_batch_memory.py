@@ -66,7 +66,7 @@ def pcap_calls(emulator):
 def check_run(emu, result, dest, alerts, flows):
     assert result["_rc"] == 0 and not result.get("failed"), (result.get("msg"), result["_stderr"][-2000:])
     assert result["summary"] == {"alerts": alerts, "flows": flows, "fetched": REAL, "present": 0, "no_packets": 0,
-                                 "flow_absent": 0, "rotated": 0, "no_capture": alerts - REAL, "failed": 0}, result["summary"]
+                                 "flow_absent": 0, "rotated": 0, "no_capture": alerts - REAL, "failed": 0, "fetch": 0}, result["summary"]
     assert pcap_calls(emu) == {"upload": REAL, "extract_pcap": REAL, "retrieve": REAL, "download": REAL}
     names = files_under(dest)
     assert len(names) == 2 * REAL and all(name.endswith((".pcap", ".json")) for name in names), names  # no spool left

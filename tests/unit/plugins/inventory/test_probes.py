@@ -246,7 +246,8 @@ def test_missing_connection_options_name_the_fix(tmp_path, scs):
     ({"scs_url": "scs.example.net"}, "scs_url must be an absolute http(s) URL"),
     ({"scs_url": "https://admin:%s@scs.example.net" % TOKEN}, "scs_url must not contain credentials"),
     ({"retries": -1}, "retries must be a whole number between 0 and 20"),
-    ({"api_overrides": {"tempalte_path": "x"}}, "api_overrides has unknown key(s) tempalte_path; valid keys: apply_body, apply_path, comment_field"),
+    ({"api_overrides": {"tempalte_path": "x"}},
+     "Invalid api_overrides: api_overrides.tempalte_path. Supported parameters include: apply_body, apply_path, comment_field"),
 ])
 def test_bad_options_are_refused_before_any_request(tmp_path, scs, options, expected):
     assert expected in parse_error(tmp_path, **options)
@@ -295,9 +296,11 @@ def test_names_and_addresses_ssh_could_read_as_options_are_not_used(tmp_path, fa
 
 
 def test_an_unexpected_exception_is_one_scrubbed_line(tmp_path, scs, monkeypatch):
-    def broken(manager):
-        raise RuntimeError("boom with Token %s\x1b[2J" % TOKEN)
-    monkeypatch.setattr(sys.modules[inventory_loader.get("stamus.scs.probes").__module__], "FleetView", broken)
+    class Broken:
+        @staticmethod
+        def read(manager):
+            raise RuntimeError("boom with Token %s\x1b[2J" % TOKEN)
+    monkeypatch.setattr(sys.modules[inventory_loader.get("stamus.scs.probes").__module__], "FleetView", Broken)
     message = parse_error(tmp_path)
     assert message.startswith("stamus.scs.probes failed reading the probes from SCS (unexpected RuntimeError: boom")
     assert "********" in message and "\x1b" not in message and "\\x1b[2J" in message

@@ -5,9 +5,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import urllib3
 
 from ansible_collections.stamus.scs.plugins.module_utils import _errors as errors
-from ansible_collections.stamus.scs.plugins.module_utils._client import ScsClient, normalize_base_url
+from ansible_collections.stamus.scs.plugins.module_utils._client import ScsClient, normalize_base_url, read_pages
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_VERSION
 
 TOKEN = "tok-7408a4b978abdc03ee39e1fea419512e5734f51e"
@@ -160,10 +161,15 @@ def test_timeout_message_names_the_option(client, fake_server):
         client.get_json("rules/es/alerts_tail/")
 
 
-def test_tls_failure_points_to_ca_path(client, fake_server):
-    fake_server.add("GET", ALERTS, exc=requests.exceptions.SSLError("certificate verify failed"))
-    with pytest.raises(errors.ScsTransportError, match="ca_path"):
+@pytest.mark.parametrize("error, problem", [
+    ("untrusted", "(certificate verify failed: unable to get local issuer certificate)"),
+    ("name_mismatch", "(certificate verify failed: IP address mismatch, certificate is not valid for '127.0.0.1'.)"),
+])
+def test_tls_failure_points_to_ca_path_and_is_not_retried(client, fake_server, real_errors, error, problem):
+    fake_server.add("GET", ALERTS, exc=real_errors[error])
+    with pytest.raises(errors.ScsTransportError, match="ca_path") as info:
         client.get_json("rules/es/alerts_tail/")
+    assert problem in str(info.value) and "HTTPSConnectionPool" not in str(info.value)
     assert len(fake_server.calls) == 1
 
 
@@ -250,8 +256,8 @@ def test_broken_download_keeps_the_previous_file(client, fake_server, tmp_path):
     dest.write_bytes(b"previous")
 
     class Broken:
-        def readinto(self, *args, **kwargs):
-            raise requests.exceptions.ConnectionError("Connection reset by peer")
+        def readinto(self, *args, **kwargs):  # as urllib3 raises it
+            raise urllib3.exceptions.ProtocolError("Connection broken", ConnectionResetError(104, "Connection reset by peer"))
 
         read = readinto
 
@@ -273,34 +279,64 @@ def test_broken_download_keeps_the_previous_file(client, fake_server, tmp_path):
     assert dest.read_bytes() == b"previous" and os.listdir(tmp_path) == ["abc.pcap"]
 
 
-def test_tls_eof_is_a_dropped_connection_and_retried(client, fake_server, sleeps):
-    fake_server.add("GET", ALERTS, exc=requests.exceptions.SSLError("EOF occurred in violation of protocol (_ssl.c:2427)"),
-                    times=1)
+def test_tls_eof_is_a_dropped_connection_and_retried(client, fake_server, sleeps, real_errors):
+    fake_server.add("GET", ALERTS, exc=real_errors["tls_eof"], times=1)
     fake_server.add("GET", ALERTS, json={"count": 0, "next": None, "results": []})
     assert client.get_json("rules/es/alerts_tail/")["count"] == 0
     assert len(sleeps) == 1
-    fake_server.add("POST", "/rest/rules/filestore_pcap/upload/", exc=requests.exceptions.SSLError("EOF occurred in violation"))
+    fake_server.add("POST", "/rest/rules/filestore_pcap/upload/", exc=real_errors["tls_eof"])
     with pytest.raises(errors.ScsTransportError, match="closed or reset by the server") as info:
         client.send_json("POST", "rules/filestore_pcap/upload/")
     assert "ca_path" not in str(info.value)
 
 
-def test_refused_connection_is_retried_even_for_post(client, fake_server, sleeps):
-    refused = requests.exceptions.ConnectionError(
-        "HTTPSConnectionPool(host='scs', port=443): Max retries exceeded (Caused by NewConnectionError("
-        "'Failed to establish a new connection: [Errno 111] Connection refused'))")
-    fake_server.add("POST", "/rest/rules/filestore_pcap/upload/", exc=refused, times=2)
+@pytest.mark.parametrize("error", ["refused", "unresolved"])
+def test_a_connection_never_made_is_retried_even_for_post(client, fake_server, sleeps, real_errors, error):
+    """Refused, or a name that does not resolve (urllib3's NameResolutionError, a NewConnectionError): nothing was
+    sent, so a POST is safe to send again."""
+    fake_server.add("POST", "/rest/rules/filestore_pcap/upload/", exc=real_errors[error], times=2)
     fake_server.add("POST", "/rest/rules/filestore_pcap/upload/", json={"upload": "done"})
     assert client.send_json("POST", "rules/filestore_pcap/upload/") == {"upload": "done"}
     assert len(sleeps) == 2
 
 
-def test_tls_message_names_the_certificate_problem_only(client, fake_server):
-    fake_server.add("GET", ALERTS, exc=requests.exceptions.SSLError(
-        "HTTPSConnectionPool(host='scs', port=443): Max retries exceeded with url: /rest/?page=1 (Caused by SSLError("
-        "SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has "
-        "expired (_ssl.c:1006)')))"))
-    with pytest.raises(errors.ScsTransportError) as info:
+def test_a_reset_after_the_request_is_not_retried_for_post(client, fake_server, sleeps, real_errors):
+    fake_server.add("POST", "/rest/rules/filestore_pcap/upload/", exc=real_errors["reset"])
+    with pytest.raises(errors.ScsTransportError, match="closed or reset by the server"):
+        client.send_json("POST", "rules/filestore_pcap/upload/")
+    assert sleeps == []
+
+
+def test_a_real_read_timeout_names_the_timeout_option(client, fake_server, real_errors):
+    fake_server.add("GET", ALERTS, exc=real_errors["read_timeout"])
+    with pytest.raises(errors.ScsTransportError, match="no answer within 120 seconds.*raise timeout"):
         client.get_json("rules/es/alerts_tail/")
-    assert "(certificate verify failed: certificate has expired)" in str(info.value)
-    assert "HTTPSConnectionPool" not in str(info.value)
+
+
+class ScriptedPages:
+    """A client whose get_json answers pages of ``total`` numbered results, ``count`` capped like SCS's."""
+
+    def __init__(self, total, window, count=None):
+        self.total, self.window, self.count, self.asked = total, window, count, []
+
+    def get_json(self, path, params=None):
+        self.asked.append(params["page"])
+        start = (params["page"] - 1) * params["page_size"]
+        results = list(range(start, min(start + params["page_size"], self.total)))
+        more = start + params["page_size"] < self.total
+        count = min(self.total, self.window) if self.count is None else self.count
+        return {"count": count, "next": "elsewhere" if more else None, "results": results}
+
+
+@pytest.mark.parametrize("total, count, pages, full", [
+    (25, None, 3, False),  # all read
+    (40, None, 3, True),  # SCS offers a 4th page, past the window of 30
+    (30, None, 3, True),  # a whole window: SCS's capped count cannot tell whether more hide behind it
+    (25, "many", 3, False),  # a count that is not a number: the results read stand for it
+])
+def test_read_pages_is_the_one_paging_loop(total, count, pages, full):
+    client = ScriptedPages(total, 30, count)
+    read = list(read_pages(client, "rules/es/alerts_tail/", {"qfilter": "x"}, 10, window=30))
+    assert client.asked == list(range(1, pages + 1)) and [page.last for page in read] == [False] * (pages - 1) + [True]
+    assert read[-1].full is full and sum(len(page.results) for page in read) == min(total, 30)
+    assert isinstance(read[0].count, int)

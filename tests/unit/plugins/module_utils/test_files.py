@@ -8,7 +8,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._files import (
     check_within,
     directory_lock,
     directory_mode,
-    parse_mode,
+    file_mode,
     prepare_directory,
     refuse_symlink,
     sha256_file,
@@ -33,15 +33,21 @@ def test_written_file_has_mode_and_hash(tmp_path):
     assert size == 11 and digest == sha256_file(str(dest)) and oct(dest.stat().st_mode & 0o777) == "0o600"
 
 
-@pytest.mark.parametrize("text, mode", [("0640", 0o640), ("640", 0o640), ("0600", 0o600), ("1750", 0o1750)])
-def test_parse_mode(text, mode):
-    assert parse_mode(text) == mode
+@pytest.mark.parametrize("value, mode", [
+    ("0640", 0o640), ("640", 0o640), ("0600", 0o600), ("1750", 0o1750), (None, 0o640),
+    (0o600, 0o600),  # YAML reads an unquoted 0600 as octal: the integer is the mode itself
+    ("u=rw,g=r,o=", 0o640), ("u=rw,g=,o=", 0o600), ("g+w", 0o660), ("o=g", 0o644),  # applied to 0640
+])
+def test_file_mode(value, mode):
+    assert file_mode(value) == mode
 
 
-@pytest.mark.parametrize("text", ["u=rw", "0999", "64", "rw-r-----", "", "06\n40"])
-def test_bad_mode_names_the_format(text):
-    with pytest.raises(ScsConfigError, match="octal string such as '0640'"):
-        parse_mode(text)
+@pytest.mark.parametrize("value", ["0999", "64", "rw-r-----", "", "06\n40", "u=rw\n", "u=rw,g=r\n", "banana",
+                                   "u=rw\nbanana", 0o10000, -1, True])
+def test_bad_mode_names_the_formats(value):
+    """A `$` pattern accepts a trailing line break: the whole value must be a mode."""
+    with pytest.raises(ScsConfigError, match="mode must be octal such as '0640' .* or symbolic such as 'u=rw,g=r,o='"):
+        file_mode(value)
 
 
 def test_directory_mode_adds_search_where_read_is_granted():

@@ -170,7 +170,7 @@ def test_truncated_capture_is_refused_at_its_end(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_refusal_by_verify_gets_the_summary_and_leaves_nothing(tmp_path):
+def test_refusal_by_accept_gets_the_summary_and_leaves_nothing(tmp_path):
     dest = previous(tmp_path)
     seen = []
 
@@ -179,7 +179,7 @@ def test_refusal_by_verify_gets_the_summary_and_leaves_nothing(tmp_path):
         raise ValueError("not this one")
     data = pcap_bytes(0)
     with pytest.raises(ValueError, match="not this one"):
-        pipeline.stream_to_file(str(dest), Body(data), len(data), check=PcapStream(), verify=refuse)
+        pipeline.stream_to_file(str(dest), Body(data), len(data), check=PcapStream(), accept=refuse)
     assert seen[0]["header_only"] is True and dest.read_bytes() == b"previous" and leftovers(tmp_path) == []
 
 

@@ -1,9 +1,11 @@
 import datetime
 import json
+import re
 
 import pytest
 
 from ansible_collections.stamus.scs.plugins.module_utils._apply import ApplyError, apply_changes, judge, pending_result
+from ansible_collections.stamus.scs.plugins.module_utils._argspecs import PROBE_API_SPEC, validated_option
 from ansible_collections.stamus.scs.plugins.module_utils._client import ScsClient
 from ansible_collections.stamus.scs.plugins.module_utils._conditional_pcap import FlagPlan
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
@@ -14,7 +16,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsValidationError,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._probe_api import API_DEFAULTS, resolve_api
-from ansible_collections.stamus.scs.plugins.module_utils._probes import ProbeManager, effective_pcap, filter_items, select
+from ansible_collections.stamus.scs.plugins.module_utils._probes import FleetView, ProbeManager, effective_pcap, filter_items, select
 
 LABEL = "Activate pcap extraction on alerts"
 NOW = datetime.datetime(2026, 5, 2, 12, 0, tzinfo=datetime.timezone.utc)
@@ -61,16 +63,32 @@ def test_overrides_are_validated_and_normalised():
     api = resolve_api({"template_path": "/appliances/probe_template", "pcap_field": "pcap_on_alert"})
     assert api["template_path"] == "appliances/probe_template/" and api["pcap_field"] == "pcap_on_alert"
     assert api["overridden"] == ["pcap_field", "template_path"] and api["probe_path"] == API_DEFAULTS["probe_path"]
-    with pytest.raises(ScsConfigError, match="unknown key.*valid keys: apply_body, apply_path, comment_field"):
-        resolve_api({"tempalte_path": "x"})
     with pytest.raises(ScsConfigError, match="must contain {pk}"):
         resolve_api({"task_path": "appliances/task/"})
     with pytest.raises(ScsConfigError, match="non-empty string"):
         resolve_api({"pcap_field": ""})
-    with pytest.raises(ScsConfigError, match="apply_body must be a JSON object"):
-        resolve_api({"apply_body": "comment=x"})
-    with pytest.raises(ScsConfigError, match="both apply_path and push_action: keep apply_path"):
-        resolve_api({"apply_path": "suricata/update_push_all", "push_action": "push/"})
+    # unset keys, as the argument spec leaves them, keep their defaults and are not "overridden"
+    api = resolve_api(checked({"pcap_field": "pcap_on_alert"}))
+    assert api["overridden"] == ["pcap_field"] and api["probe_path"] == API_DEFAULTS["probe_path"]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"tempalte_path": "x"}, "api_overrides.tempalte_path. Supported parameters include: apply_body, apply_path, "
+                             "comment_field"),
+    ({"apply_body": ["comment"]}, "argument 'apply_body' is of type list found in 'api_overrides'"),
+    ({"apply_path": "suricata/update_push_all", "push_action": "push/"},
+     "parameters are mutually exclusive: apply_path|push_action found in api_overrides"),
+])
+def test_overrides_are_checked_by_their_argument_spec(overrides, message):
+    with pytest.raises(ScsConfigError, match=re.escape(message)):
+        checked(overrides)
+
+
+def checked(overrides):
+    return validated_option(PROBE_API_SPEC, "api_overrides", overrides)
+
+
+def test_apply_path_override_is_normalised():
     assert resolve_api({"apply_path": "/suricata/update_push_all"})["apply_path"] == "suricata/update_push_all/"
     assert resolve_api()["apply_body"] == {} and API_DEFAULTS["apply_body"] == {}
 
@@ -320,7 +338,7 @@ def test_a_refused_write_reports_only_what_scs_accepted(manager, fake_server):
     fake_server.add("PATCH", "/rest/appliances/template/1/", json=dict(templates[0], conditional_pcap=True))
     fake_server.add("PATCH", "/rest/appliances/template/2/", status=403,
                     json={"detail": "You do not have permission to perform this action."})
-    plan = FlagPlan(manager, None, ["all"], "enabled")
+    plan = FlagPlan.read(manager, None, ["all"], "enabled")
     with pytest.raises(ScsPermissionError) as info:
         plan.write("CHG-1")
     assert "Written before it: template dmz. Not written: template lab, template edge." in str(info.value)
@@ -329,7 +347,7 @@ def test_a_refused_write_reports_only_what_scs_accepted(manager, fake_server):
         ("dmz", True, True, True), ("lab", False, False, False), ("edge", False, False, False)]
     report = plan.report(diff=True)
     assert report["changed"] is True and report["diff"]["after"] == {"template/dmz": {"conditional_pcap": True}}
-    assert [(p["name"], p["before"], p["after"]) for p in report["probes"]] == [("p7", False, True)]
+    assert [(p["name"], p["before"], p["after"]) for p in report["probe_states"]] == [("p7", False, True)]
     assert [call.url.split("/rest/")[1] for call in fake_server.calls if call.method == "PATCH"] == [
         "appliances/template/1/", "appliances/template/2/"]
 
@@ -339,9 +357,27 @@ def test_a_write_refused_at_once_changes_nothing(manager, fake_server):
     fake_server.add("GET", "/rest/appliances/probe/", json=page([{"appliance_id": 7, "name": "p7", "conditional_pcap": None}]))
     fake_server.add("OPTIONS", "/rest/appliances/probe/7/", json={})
     fake_server.add("PATCH", "/rest/appliances/probe/7/", status=503, json={"detail": "Service Unavailable"})
-    plan = FlagPlan(manager, ["p7"], None, "disabled")
+    plan = FlagPlan.read(manager, ["p7"], None, "disabled")
     with pytest.raises(ScsError, match="Nothing was written \\(1 change\\(s\\) due: probe p7\\)"):
         plan.write()
-    assert plan.report() == {"changed": False, "probes": [], "field": plan.fields, "targets": [
+    assert plan.report() == {"changed": False, "probe_states": [], "field": plan.fields, "targets": [
         {"kind": "probe", "name": "p7", "id": 7, "field": "conditional_pcap", "before": None, "after": None,
          "changed": False, "written": False}]}
+
+
+def test_constructors_send_nothing_read_does(manager, fake_server):
+    """FleetView and FlagPlan are built from what was read: only their ``read`` asks SCS."""
+    templates = [{"pk": 1, "name": "dmz", "conditional_pcap": True}]
+    probes = [{"appliance_id": 7, "name": "p7", "template": 1, "conditional_pcap": None}]
+    fields = {kind: {"name": "conditional_pcap", "source": "configured"} for kind in ("template", "probe")}
+    fleet = FleetView(manager.api, templates, probes, "conditional_pcap", "conditional_pcap")
+    plan = FlagPlan(manager, "disabled", templates, probes, ([], probes), fields)
+    assert fake_server.calls == []
+    assert fleet.probe(probes[0])["conditional_pcap_effective"] is True
+    assert [(t["name"], t["before"], t["after"], t["changed"]) for t in plan.targets] == [("p7", None, False, True)]
+    fake_server.add("GET", "/rest/appliances/template/", json=page(templates))
+    fake_server.add("GET", "/rest/appliances/probe/", json=page(probes))
+    fake_server.add("OPTIONS", "/rest/appliances/probe/7/", json={})
+    fake_server.add("OPTIONS", "/rest/appliances/template/1/", json={})
+    read = FleetView.read(manager)
+    assert [view["name"] for view in map(read.probe, read.probes)] == ["p7"] and len(fake_server.calls) == 4

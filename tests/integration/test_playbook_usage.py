@@ -1,0 +1,50 @@
+"""How users start the collection's playbooks and modules, and what they print: real ansible-playbook and ansible
+against the emulator over HTTPS."""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+
+import pytest
+
+from runner import BIN, REPO, ansible_env
+
+
+@pytest.fixture
+def broken_discovery(tmp_path):
+    """A PATH whose first python3.13 is a broken pyenv-like shim, which interpreter discovery prefers."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    shim = shims / "python3.13"
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    return str(shims)
+
+
+def run(command, scs, cwd, path_first=None):
+    env = ansible_env(scs.env())
+    if path_first:
+        env["PATH"] = path_first + os.pathsep + env["PATH"]
+    return subprocess.run(command, cwd=str(cwd), env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def playbook(name, *extra):
+    return [os.path.join(BIN, "ansible-playbook"), "stamus.scs." + name] + list(extra)
+
+
+def test_playbook_runs_with_an_explicit_localhost_inventory(tmp_path, scs, broken_discovery):
+    done = run(playbook("find_alerts", "-i", "localhost,", "-e", "limit=2"), scs, tmp_path, broken_discovery)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No start of json char found" not in done.stdout and "ok=" in done.stdout
+
+
+def test_readme_ad_hoc_command_works(tmp_path, scs, broken_discovery):
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as handle:
+        [line] = [line for line in handle if line.startswith("ansible localhost -c local -m stamus.scs.alert_info ")]
+    command = shlex.split(line)
+    done = run([os.path.join(BIN, command[0])] + command[1:], scs, tmp_path, broken_discovery)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(re.search(r"^localhost \| SUCCESS => (\{.*)", done.stdout, re.M | re.S).group(1))
+    assert 0 < result["count"] <= 3 and {alert["alert"]["severity"] for alert in result["alerts"]} == {1}

@@ -10,19 +10,36 @@ from __future__ import annotations
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.stamus.scs.plugins.module_utils._client import HAS_REQUESTS, ScsClient
-from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
+
+# Where a module's connection options are set, for the message of a missing one.
+MODULE_CONNECTION_PLACES = "in the task (or once for every module with module_defaults for group/stamus.scs.scs)"
 
 
 def connection_argument_spec():
+    # scs_url and scs_token are required, but checked by check_connection: core's "missing required arguments" would
+    # not mention their environment variables.
     return {
-        "scs_url": {"type": "str", "required": True, "fallback": (env_fallback, ["SCS_URL"])},
-        "scs_token": {"type": "str", "required": True, "no_log": True, "fallback": (env_fallback, ["SCS_TOKEN"])},
+        "scs_url": {"type": "str", "fallback": (env_fallback, ["SCS_URL"])},
+        "scs_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["SCS_TOKEN"])},
         "validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["SCS_VALIDATE_CERTS"])},
         "ca_path": {"type": "path", "fallback": (env_fallback, ["SCS_CA_PATH"])},
         "timeout": {"type": "float", "default": 120},
         "retries": {"type": "int", "default": 3},
         "tenant": {"type": "int"},
     }
+
+
+def check_connection(options, places):
+    """Raise ScsConfigError naming both ways to set them when scs_url or scs_token is not set (None).
+
+    ``places`` says where the caller's options are written, e.g. "in the source's arguments". Blank values are left to
+    the client's own checks, which say what is wrong with them.
+    """
+    missing = [name for name in ("scs_url", "scs_token") if options.get(name) is None]
+    if missing:
+        raise ScsConfigError("No SCS connection: %s %s not set. Set scs_url and scs_token %s, or the SCS_URL and "
+                             "SCS_TOKEN environment variables." % (" and ".join(missing), "is" if len(missing) == 1 else "are", places))
 
 
 def unechoed_note(value):
@@ -52,6 +69,10 @@ class ScsModule(AnsibleModule):
         if not HAS_REQUESTS:
             self.fail_json(msg=missing_required_lib("requests"))
         self._client = None
+        try:
+            check_connection(self.params, MODULE_CONNECTION_PLACES)
+        except ScsConfigError as err:
+            self.fail_scs(err)
 
     @property
     def client(self):

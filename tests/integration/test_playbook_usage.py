@@ -48,3 +48,16 @@ def test_readme_ad_hoc_command_works(tmp_path, scs, broken_discovery):
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(re.search(r"^localhost \| SUCCESS => (\{.*)", done.stdout, re.M | re.S).group(1))
     assert 0 < result["count"] <= 3 and {alert["alert"]["severity"] for alert in result["alerts"]} == {1}
+
+
+@pytest.mark.parametrize("unset, missing", [(("SCS_URL", "SCS_TOKEN"), "scs_url and scs_token are not set"),
+                                            (("SCS_TOKEN",), "scs_token is not set")])
+def test_missing_connection_names_options_and_environment(tmp_path, scs, unset, missing):
+    env = {key: value for key, value in ansible_env(scs.env()).items() if key not in unset}
+    done = subprocess.run([os.path.join(BIN, "ansible"), "localhost", "-c", "local", "-m", "stamus.scs.probe_info"],
+                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode != 0
+    assert ("No SCS connection: %s. Set scs_url and scs_token in the task (or once for every module with "
+            "module_defaults for group/stamus.scs.scs), or the SCS_URL and SCS_TOKEN environment variables." % missing
+            ) in done.stdout, done.stdout
+    assert "missing required arguments" not in done.stdout and scs.token not in done.stdout

@@ -393,7 +393,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 
 from ansible_collections.stamus.scs.plugins.module_utils._alert_stream import alert_source
-from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_FILTER_OPTIONS, ALERT_QUERY_ARGUMENT_SPEC
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_FILTER_OPTIONS, ALERT_QUERY_ARGUMENT_SPEC, no_match_warning
 from ansible_collections.stamus.scs.plugins.module_utils._batch import RESULTS_MODES, EvidenceRun, failing_outcomes
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
@@ -502,6 +502,8 @@ def report(module, source, result, stale):
         module.warn("Removed %d temporary file(s) that an interrupted run left in %s." % (len(stale), params["dest"]))
     for warning in source.findings.warnings() + result.pop("notes"):
         module.warn(warning)
+    if not summary["alerts"] and all(params[name] is None for name in GIVEN_ALERTS + ("alert_ids",)):
+        module.warn(no_match_warning(params))
     if params["on_empty"] == "warn" and summary["no_packets"]:
         module.warn("%d alert(s) had no packets in the probe's pcap store (header-only pcap); see results."
                     % summary["no_packets"])

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from runner import BIN, REPO, ansible_env
+from runner import BIN, REPO, ansible_env, run_tasks
 
 
 @pytest.fixture
@@ -61,3 +61,43 @@ def test_missing_connection_names_options_and_environment(tmp_path, scs, unset, 
             "module_defaults for group/stamus.scs.scs), or the SCS_URL and SCS_TOKEN environment variables." % missing
             ) in done.stdout, done.stdout
     assert "missing required arguments" not in done.stdout and scs.token not in done.stdout
+
+
+def fetch_alert_pcap(scs, cwd, alert, *extra):
+    return run(playbook("fetch_alert_pcap", "-e", "signature_id=%d" % alert["alert"]["signature_id"],
+                        "-e", "flow_id=%d" % alert["flow_id"], *extra), scs, cwd)
+
+
+def test_fetch_alert_pcap_fails_with_each_outcome_when_nothing_was_fetched(tmp_path, scs):
+    alert = next(alert for alert in scs.alerts() if not alert.get("capture_file"))
+    failed = fetch_alert_pcap(scs, tmp_path, alert)
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    shown = failed.stdout.split("TASK [Show why alerts have no pcap]", 1)[1]
+    assert '"outcome": "no_capture"' in shown and '"alert_id": "%s"' % alert["_id"] in shown
+    assert "conditional pcap" in shown  # the outcome's message
+    assert "No pcap of signature_id=%d and flow_id=%d was fetched (no_capture): " % (
+        alert["alert"]["signature_id"], alert["flow_id"]) in failed.stdout
+    assert "-e on_no_pcap=warn accepts this." in failed.stdout
+
+    warned = fetch_alert_pcap(scs, tmp_path, alert, "-e", "on_no_pcap=warn")
+    assert warned.returncode == 0, warned.stdout + warned.stderr
+    assert '"outcome": "no_capture"' in warned.stdout.split("TASK [Show why alerts have no pcap]", 1)[1]
+
+    captured = next(alert for alert in scs.alerts() if alert.get("capture_file"))
+    fetched = fetch_alert_pcap(scs, tmp_path, captured)
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+    assert "skipping: [localhost]" in fetched.stdout.split("TASK [Show why alerts have no pcap]", 1)[1].split("TASK", 1)[0]
+
+
+def test_modules_warn_when_no_alert_matches(tmp_path, scs):
+    tasks = [{"name": "Info", "stamus.scs.alert_info": {"signature_id": [1], "probe": "probe-01", "since": "7d"},
+              "register": "info"},
+             {"name": "Pcap", "stamus.scs.alert_pcap": {"signature_id": [1], "flow_id": 5, "dest": str(tmp_path / "ev")},
+              "register": "pcap"},
+             {"name": "Matching", "stamus.scs.alert_info": {"limit": 1}, "register": "matching"}]
+    done = run_tasks(tmp_path, scs.env(), tasks)
+    assert done["info"]["count"] == 0 and done["pcap"]["summary"]["alerts"] == 0
+    assert ("No alert matches signature_id=1, probe='probe-01' in the last 7d: check the filters, or widen the "
+            "window (for example since=90d).") in done.stderr
+    assert "No alert matches signature_id=1, flow_id=5 in SCS's default window (the last 30 days)" in done.stderr
+    assert done["matching"]["count"] == 1 and done.stderr.count("No alert matches") == 2

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from runner import BIN, REPO, ansible_env, run_tasks
+from runner import BIN, REPO, Emulator, ansible_env, run_tasks
 
 
 @pytest.fixture
@@ -101,3 +101,27 @@ def test_modules_warn_when_no_alert_matches(tmp_path, scs):
             "window (for example since=90d).") in done.stderr
     assert "No alert matches signature_id=1, flow_id=5 in SCS's default window (the last 30 days)" in done.stderr
     assert done["matching"]["count"] == 1 and done.stderr.count("No alert matches") == 2
+
+
+def test_find_alerts_prints_a_table_of_untrusted_fields_and_the_next_commands(tmp_path):
+    hostile = "ET {{ lookup('pipe', 'touch PWNED') }} \x1b[31mRED\nand a second line of text"  # run in tmp_path
+    with Emulator(tls=True, seed=3, probes=2, templates=1, alerts=5, flows=5, pcap="all") as emu:
+        [alert] = emu.add_alerts(probe="probe-01", fields={"alert": {"signature_id": 2999001, "signature": hostile}})
+        emu.add_alerts(probe="probe-01", fields={"alert": {"signature_id": 2999001}, "host": "x;touch PWNED",
+                                                 "flow_id": 7})
+        done = run(playbook("find_alerts", "-e", "signature_id=2999001"), emu, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = json.loads(done.stdout.split("TASK [Show the alerts] ", 1)[1].split("=> ", 1)[1].split("\n}\n", 1)[0] + "\n}")["msg"]
+    assert lines[0] == "2 of 2 matching alerts shown"
+    assert re.split(r"\s{2,}", lines[1]) == ["time (UTC)", "probe", "sid", "signature", "flow_id", "5-tuple", "pcap"]
+    row = next(line for line in lines[2:] if str(alert["flow_id"]) in line)
+    assert "ET {{ lookup('pipe', 'touch PWNED') }} \\x1b[31mRED and a...  " in row  # cut at 60 characters, at a space
+    assert "\x1b" not in row and "\n" not in row
+    assert "%s:%d -> %s:%d" % (alert["src_ip"], alert["src_port"], alert["dest_ip"], alert["dest_port"]) in row
+    assert row.startswith(alert["@timestamp"][:10]) and row.endswith("yes")
+    assert len({len(line) for line in lines[1:]} - {len(row)}) <= 1  # aligned columns
+    commands = json.loads(done.stdout.split("TASK [Show how to fetch their pcaps] ", 1)[1].split("=> ", 1)[1].split(
+        "\n}\n", 1)[0] + "\n}")["msg"]
+    assert commands == ["ansible-playbook stamus.scs.fetch_alert_pcap -e signature_id=2999001 -e flow_id=%d -e "
+                        "probe=probe-01" % alert["flow_id"]]  # not the alert whose probe name holds shell syntax
+    assert not (tmp_path / "PWNED").exists()

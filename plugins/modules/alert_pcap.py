@@ -524,7 +524,10 @@ def report(module, source, result, stale):
                         "window (since, from, to)." % (len(not_found), ", ".join(not_found[:MAX_LISTED]),
                                                        ", ..." if len(not_found) > MAX_LISTED else ""))
     if problems and params["fail_on"] == "any" and not module.check_mode:
-        module.fail_json(msg="%s Set fail_on=none to accept partial results." % " ".join(problems), **result)
+        # The advice helps only when there is something to accept: alerts fetched (or present) beside the problems.
+        partial = summary["fetched"] + summary["present"] > 0
+        module.fail_json(msg=" ".join(problems) + (" Set fail_on=none to accept the partial results." if partial else ""),
+                         **result)
     module.exit_json(**result)
 
 

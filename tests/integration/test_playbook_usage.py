@@ -125,3 +125,33 @@ def test_find_alerts_prints_a_table_of_untrusted_fields_and_the_next_commands(tm
     assert commands == ["ansible-playbook stamus.scs.fetch_alert_pcap -e signature_id=2999001 -e flow_id=%d -e "
                         "probe=probe-01" % alert["flow_id"]]  # not the alert whose probe name holds shell syntax
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_evidence_playbooks_name_their_own_variables(tmp_path, clean_scs):
+    alert = next(alert for alert in clean_scs.alerts() if alert.get("capture_file"))
+    clean_scs.clear_requests()
+    bad = run(playbook("evidence_pull", "-e", "fail_on=never", "-e", "dest=%s" % (tmp_path / "pull")), clean_scs, tmp_path)
+    output = bad.stdout + bad.stderr
+    assert bad.returncode != 0 and 'fail_on must be any or none (got fail_on="never", ' in output
+    assert "pcap_evidence_" not in output and "argument_spec" not in output and clean_scs.requests() == []
+    bad = fetch_alert_pcap(clean_scs, tmp_path, alert, "-e", "report=true", "-e", "report_format=pdf")
+    assert bad.returncode != 0 and "report_format must be markdown or html" in bad.stdout + bad.stderr
+    assert "argument_spec" not in bad.stdout + bad.stderr and clean_scs.requests() == []
+
+
+def test_fail_on_advice_only_for_partial_results_and_errors_shown_once(tmp_path, clean_scs):
+    alert = next(alert for alert in clean_scs.alerts() if alert.get("capture_file"))
+    clean_scs.inject_fault(path="extract_pcap", kind="status", status=400, body={"error": "probe busy"}, count=-1)
+    for extra in ((), ("-e", "report=true")):
+        failed = fetch_alert_pcap(clean_scs, tmp_path, alert, "-e", "dest=%s" % (tmp_path / "one"), *extra)
+        output = failed.stdout + failed.stderr
+        assert failed.returncode != 0 and "could not be fetched" in output and "probe busy" in output
+        assert "fail_on=none" not in output  # nothing was fetched: there is nothing partial to accept
+        assert output.count("[ERROR]") == 1, output  # one failed task, after the report when there is one
+    clean_scs.clear_faults()
+    clean_scs.inject_fault(path="extract_pcap", kind="status", status=400, body={"error": "probe busy"}, count=1)
+    partial = run(playbook("evidence_pull", "-e", "since=30d", "-e", "limit=4", "-e", "workers=1",
+                           "-e", "dest=%s" % (tmp_path / "pull")), clean_scs, tmp_path)
+    output = partial.stdout + partial.stderr
+    assert partial.returncode != 0 and re.search(r"[123] of 4 alert\(s\) could not be fetched", output), output[-2500:]
+    assert "Set fail_on=none to accept the partial results." in output

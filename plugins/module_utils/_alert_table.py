@@ -20,15 +20,16 @@ from ansible_collections.stamus.scs.plugins.module_utils._alert_api import (
     HOST_FIELD,
     TIMESTAMP_FIELD,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._alert_source import alert_ref
-from ansible_collections.stamus.scs.plugins.module_utils._alerts import MAX_SIGNATURE_ID
 from ansible_collections.stamus.scs.plugins.module_utils._alert_stream import stamp_ms
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import MAX_FLOW_ID, MAX_SIGNATURE_ID
+from ansible_collections.stamus.scs.plugins.module_utils._evidence import SAFE_DIRNAME_RE
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable, shortened
 
 COLUMNS = ("time (UTC)", "probe", "sid", "signature", "flow_id", "5-tuple", "pcap")
 # Widest cell of each column; longer values are cut at a word boundary with "...".
 WIDTHS = {"time (UTC)": 19, "probe": 24, "sid": 10, "signature": 60, "flow_id": 20, "5-tuple": 100, "pcap": 3}
 ADDRESS_CHARS = 45  # an IPv6 address written in full
+MAX_PROBE_NAME = 255
 MISSING = "-"
 
 
@@ -78,7 +79,7 @@ def alert_row(alert):
     alert = alert if isinstance(alert, dict) else {}
     rule = alert.get("alert") if isinstance(alert.get("alert"), dict) else {}
     sid = whole_number(rule.get("signature_id"), MAX_SIGNATURE_ID)
-    flow_id = whole_number(alert.get(FLOW_ID_FIELD), 2 ** 64 - 1)
+    flow_id = whole_number(alert.get(FLOW_ID_FIELD), MAX_FLOW_ID)
     return {
         "time (UTC)": alert_time(alert), "probe": cell(alert.get(HOST_FIELD), WIDTHS["probe"]),
         "sid": MISSING if sid is None else str(sid), "signature": cell(rule.get("signature"), WIDTHS["signature"]),
@@ -96,20 +97,23 @@ def alert_table(alerts):
 
 
 def fetch_commands(alerts, playbook="stamus.scs.fetch_alert_pcap"):
-    """One ``ansible-playbook`` command line per flow of the alerts that have a capture file, newest first as given.
+    """One ``ansible-playbook`` command line per flow of the alerts that have a capture file, in the order given.
 
     Only values checked against strict patterns go into a command: whole numbers, and a probe name that is a safe
     directory name (which holds no shell syntax); an alert without them gets no command.
     """
     commands = []
     for alert in alerts or []:
-        ref = alert_ref(alert) if isinstance(alert, dict) and alert.get(CAPTURE_FILE_FIELD) else None
-        rule = alert.get("alert") if ref and isinstance(alert.get("alert"), dict) else {}
-        sid = whole_number(rule.get("signature_id"), MAX_SIGNATURE_ID)
-        if ref is None or sid is None:
+        if not isinstance(alert, dict) or not alert.get(CAPTURE_FILE_FIELD):
             continue
-        command = "ansible-playbook %s -e signature_id=%d -e flow_id=%d -e probe=%s" % (
-            playbook, sid, ref["flow_id"], ref["probe"])
+        rule = alert.get("alert") if isinstance(alert.get("alert"), dict) else {}
+        sid = whole_number(rule.get("signature_id"), MAX_SIGNATURE_ID)
+        flow_id = whole_number(alert.get(FLOW_ID_FIELD), MAX_FLOW_ID)
+        probe = alert.get(HOST_FIELD)
+        if sid is None or flow_id is None or not (isinstance(probe, str) and len(probe) <= MAX_PROBE_NAME
+                                                  and SAFE_DIRNAME_RE.fullmatch(probe)):
+            continue
+        command = "ansible-playbook %s -e signature_id=%d -e flow_id=%d -e probe=%s" % (playbook, sid, flow_id, probe)
         if command not in commands:
             commands.append(command)
     return commands

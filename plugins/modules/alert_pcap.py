@@ -267,6 +267,18 @@ results:
       description: The alert's flow id.
       type: int
       sample: 2077942411095108
+    time:
+      description:
+        - When the alert fired (its C(@timestamp)), in UTC, as people read it; C(@timestamp) as SCS sent it (printable,
+          cut to 19 characters) when it is not a time.
+      type: str
+      sample: "2026-05-02 09:14:03"
+    five_tuple:
+      description:
+        - The alert's protocol, source and destination (IPv6 addresses in brackets), printable; V(-) when SCS sent
+          none.
+      type: str
+      sample: TCP 10.0.0.5:51234 -> 203.0.113.7:443
     signature_id:
       description: The alert's Suricata signature id (C(alert.signature_id)); V(null) when it has none.
       type: int
@@ -290,7 +302,10 @@ results:
       type: str
       sample: /srv/evidence/INC-4211/probe-01/2077942411095108.pcap
     manifest:
-      description: Path of the custody manifest, when one is on disk.
+      description:
+        - Path of the custody manifest, when one is on disk.
+        - In it, C(pcap.size) is the size of the pcap file (what C(pcap.sha256) covers) and C(pcap.bytes) the packet
+          data in it (the sum of the packets' captured lengths, without the file and per-packet headers).
       type: str
       sample: /srv/evidence/INC-4211/probe-01/2077942411095108.json
     sha256:

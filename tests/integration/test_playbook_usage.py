@@ -8,6 +8,7 @@ import shlex
 import subprocess
 
 import pytest
+import yaml
 
 from runner import BIN, REPO, Emulator, ansible_env, run_tasks
 
@@ -155,3 +156,49 @@ def test_fail_on_advice_only_for_partial_results_and_errors_shown_once(tmp_path,
     output = partial.stdout + partial.stderr
     assert partial.returncode != 0 and re.search(r"[123] of 4 alert\(s\) could not be fetched", output), output[-2500:]
     assert "Set fail_on=none to accept the partial results." in output
+
+
+def evidence_role(tmp_path, scs, role_vars):
+    path = tmp_path / "role.yml"
+    path.write_text(yaml.safe_dump([{
+        "name": "Role", "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "tasks": [{"name": "Evidence", "ansible.builtin.include_role": {"name": "stamus.scs.pcap_evidence"},
+                   "vars": role_vars}],
+    }], sort_keys=False))
+    return run([os.path.join(BIN, "ansible-playbook"), str(path)], scs, tmp_path)
+
+
+def markdown_table(text, heading):
+    lines = [line for line in text.split(heading, 1)[1].split("\n## ", 1)[0].splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip().strip("|").split(" | ")]
+    return [dict(zip(header, [cell.strip() for cell in line.strip().strip("|").split(" | ")])) for line in lines[2:]]
+
+
+def test_one_report_per_day_merges_runs_with_alert_time_and_five_tuple(tmp_path, scs):
+    captured = [alert for alert in scs.alerts() if alert.get("capture_file")]
+    first = captured[0]
+    second = next(alert for alert in captured if (alert["host"], alert["flow_id"]) != (first["host"], first["flow_id"]))
+    dest = tmp_path / "case"
+    (tmp_path / "case").mkdir()
+    for alert in (first, second, first):
+        done = evidence_role(tmp_path, scs, {"pcap_evidence_dest": str(dest), "pcap_evidence_alert_ids": [alert["_id"]]})
+        assert done.returncode == 0, done.stdout + done.stderr
+    [report] = sorted(dest.glob("report-*.md"))
+    assert [path.name for path in sorted(dest.glob("report-*"))] == [report.stem + ".json", report.name]
+    text = report.read_text()
+    runs = markdown_table(text, "## Runs of the day")
+    assert len(runs) == 3 and [run["fetched"] for run in runs] == ["0", "1", "1"] and runs[0]["present"] == "1"
+    rows = {row["alert id"]: row for row in markdown_table(text, "## Alerts")}
+    assert set(rows) == {first["_id"], second["_id"]} and rows[first["_id"]]["outcome"] == "present"
+    for alert in (first, second):
+        assert rows[alert["_id"]]["5-tuple"] == "%s %s:%d -> %s:%d" % (
+            alert["proto"], alert["src_ip"], alert["src_port"], alert["dest_ip"], alert["dest_port"])
+        assert rows[alert["_id"]]["time (UTC)"][:10] == alert["@timestamp"][:10]
+
+    (dest / (report.stem + ".json")).write_text('{"schema": "something else", "runs": [1, 2]}')
+    done = evidence_role(tmp_path, scs, {"pcap_evidence_dest": str(dest), "pcap_evidence_alert_ids": [second["_id"]],
+                                         "pcap_evidence_report_format": "html"})
+    assert done.returncode == 0 and "is not report data of this role" in done.stdout
+    html = (dest / (report.stem + ".html")).read_text()
+    assert html.count('<tr class="present">') == 1 and "<th>5-tuple</th>" in html and "<th>time (UTC)</th>" in html
+    assert json.loads((dest / (report.stem + ".json")).read_text())["schema"] == "stamus.scs/evidence-report-day/v1"

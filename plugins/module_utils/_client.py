@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import http.client
 import json as jsonlib
 import math
 import os
@@ -49,7 +50,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsValidationError,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._files import free_space
-from ansible_collections.stamus.scs.plugins.module_utils._text import printable
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable, shortened
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 RETRY_STATUSES = frozenset((429, 502, 503, 504))
@@ -89,6 +90,21 @@ def _tls_reason(exc):
     """The certificate problem itself, without urllib3's connection-pool wrapping."""
     match = re.search(r"certificate verify failed: (.+?)\.? \(_ssl", str(exc))
     return "certificate verify failed: " + match.group(1) if match else str(exc)
+
+
+def _caused_by(exc, types):
+    """True when ``exc`` or an exception it wraps (requests and urllib3 nest them in ``args``, ``reason``, causes) is
+    one of ``types``."""
+    pending, seen = [exc], []
+    while pending and len(seen) < 16:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or any(current is done for done in seen):
+            continue
+        if isinstance(current, types):
+            return True
+        seen.append(current)
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None)] + list(current.args)
+    return False
 
 
 def _never_sent(exc):
@@ -368,9 +384,15 @@ class ScsClient:
             self._sleep(self._backoff(attempt))
             return
         raise ScsTransportError(
-            "%s: %s%s. Check that scs_url is right and SCS is reachable; raise timeout for a slow server." % (
-                call, self._transport_reason(exc), self._attempts_note(attempt)),
+            "%s: %s%s. %s" % (call, self._transport_reason(exc), self._attempts_note(attempt), self._transport_advice(exc)),
             method=method, path=path) from None
+
+    def _transport_advice(self, exc):
+        # A TLS server answers plain HTTP by closing the connection or with TLS bytes, which read as a bad status line.
+        if self.base_url.startswith("http://") and _caused_by(exc, (http.client.BadStatusLine, ConnectionResetError)):
+            return ("scs_url uses http:// and the server closed the connection or answered in another protocol: if SCS "
+                    "serves HTTPS on this port, use https://.")
+        return "Check that scs_url is right and SCS is reachable; raise timeout for a slow server."
 
     def _read_json(self, call, method, path, response, deadline):
         body = bytearray()
@@ -553,12 +575,12 @@ class ScsClient:
             return "no answer within %g seconds" % self.timeout
         text = self.scrub(exc)
         if any(marker in text.lower() for marker in ("reset", "aborted", "remotedisconnected", "eof occurred")):
-            return "the connection was closed or reset by the server (%s)" % text[:MESSAGE_BODY_LIMIT]
-        return "the connection failed (%s)" % text[:MESSAGE_BODY_LIMIT]
+            return "the connection was closed or reset by the server (%s)" % shortened(text, MESSAGE_BODY_LIMIT)
+        return "the connection failed (%s)" % shortened(text, MESSAGE_BODY_LIMIT)
 
     @staticmethod
     def _clip(text, limit=MESSAGE_BODY_LIMIT):
-        return text[:limit] + "..." if len(text) > limit else text
+        return shortened(text, limit)
 
     def _excerpt(self, body, response):
         """A short, printable text of (the start of) a body: HTML reduced to its text, the token masked."""

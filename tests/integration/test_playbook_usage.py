@@ -202,3 +202,10 @@ def test_one_report_per_day_merges_runs_with_alert_time_and_five_tuple(tmp_path,
     html = (dest / (report.stem + ".html")).read_text()
     assert html.count('<tr class="present">') == 1 and "<th>5-tuple</th>" in html and "<th>time (UTC)</th>" in html
     assert json.loads((dest / (report.stem + ".json")).read_text())["schema"] == "stamus.scs/evidence-report-day/v1"
+
+
+def test_http_url_on_the_tls_port_hints_https(tmp_path, scs):
+    env = dict(scs.env(), SCS_URL=scs.url.replace("https://", "http://"))
+    done = run_tasks(tmp_path, env, [{"name": "Plain", "stamus.scs.probe_info": {"retries": 0}, "register": "plain"}])
+    assert done["plain"]["failed"] and done["plain"]["error_type"] == "ScsTransportError"
+    assert done["plain"]["msg"].endswith("if SCS serves HTTPS on this port, use https://."), done["plain"]["msg"]

@@ -13,7 +13,7 @@ author:
   - Stamus Networks (@StamusNetworks)
 description:
   - For alerts returned by M(stamus.scs.alert_info), the C(ansible-playbook stamus.scs.fetch_alert_pcap) command line
-    that fetches the pcap of each, ready to copy: one per flow, in the order of the alerts (newest first from
+    that fetches the pcap of each, ready to copy, one per flow, in the order of the alerts (newest first from
     M(stamus.scs.alert_info)).
   - Only alerts with a capture file get one, and only when their signature id and flow id are whole numbers, their id
     is an SCS id and their probe name a safe directory name. These values come from traffic; the checks make sure that

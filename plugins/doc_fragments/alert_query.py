@@ -97,4 +97,9 @@ options:
       - How many alerts to ask for per request. Larger pages mean fewer requests.
     type: int
     default: 100
+notes:
+  - >-
+    A query that matches no alert is not an error: the task succeeds with a warning that repeats the filters and the time
+    window, so that a typo or a window too short shows. O(alert_ids) that match nothing are listed in C(not_found)
+    instead.
 """

@@ -14,14 +14,13 @@ options:
     description:
       - Base URL of the Stamus Central Server, for example V(https://scs.example.net).
       - The REST root V(/rest/) is appended by the collection; a URL that already ends in V(/rest) is accepted too.
-      - If not set, the value of the E(SCS_URL) environment variable is used.
+      - If not set, the value of the E(SCS_URL) environment variable is used. One of them is required.
     type: str
-    required: true
   scs_token:
     description:
       - REST API token of an SCS user, sent in the C(Authorization) header as C(Token <token>).
       - Create one in the SCS web interface under the user's account settings.
-      - If not set, the value of the E(SCS_TOKEN) environment variable is used.
+      - If not set, the value of the E(SCS_TOKEN) environment variable is used. One of them is required.
       - The token is never logged, returned or shown in error messages by the collection.
       - A token with a line break, another control character or a character outside Latin-1 cannot be sent in an
         HTTP header; it is refused before anything is sent, without showing it.
@@ -29,7 +28,6 @@ options:
         C(ansible localhost -m stamus.scs.alert_info -a scs_token=...) fails, Ansible shows the task's arguments,
         the token included, in its own error context.
     type: str
-    required: true
   validate_certs:
     description:
       - Whether to verify the TLS certificate of the SCS server.

@@ -104,14 +104,14 @@ import ipaddress
 import os
 import re
 
-from ansible.errors import AnsibleParserError, AnsibleRequiredOptionError
+from ansible.errors import AnsibleParserError
 from ansible.inventory.group import to_safe_group_name
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.stamus.scs.plugins.module_utils._client import normalize_base_url, scrub_secret
 from ansible_collections.stamus.scs.plugins.module_utils._argspecs import PROBE_API_SPEC, validated_option
-from ansible_collections.stamus.scs.plugins.module_utils._connection import client_from_options, connection_argument_spec
-from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
+from ansible_collections.stamus.scs.plugins.module_utils._connection import check_connection, client_from_options, connection_argument_spec
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._probe_api import resolve_api
 from ansible_collections.stamus.scs.plugins.module_utils._probes import FleetView, ProbeManager, filter_items
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
@@ -182,13 +182,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        try:
-            self._read_config_data(path)
-        except AnsibleRequiredOptionError as err:
-            raise AnsibleParserError("%s Set scs_url and scs_token in %s, or the SCS_URL and SCS_TOKEN environment "
-                                     "variables." % (err, path)) from None
+        self._read_config_data(path)
         try:
             probes = self._probes(path, cache)
+        except ScsConfigError as err:  # nothing was sent
+            raise AnsibleParserError("stamus.scs.probes: %s" % err) from None
         except ScsError as err:
             raise AnsibleParserError("stamus.scs.probes could not read the probes from SCS: %s" % err) from None
         except Exception as err:  # pylint: disable=broad-exception-caught
@@ -202,6 +200,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _probes(self, path, cache):
         """Probe views from the cache when allowed and read from the same SCS, else from SCS (then cached)."""
         options = self._connection_options()
+        check_connection(options, "in %s (or [stamus_scs] scs_url in ansible.cfg)" % path)
         source = {"scs_url": normalize_base_url(options["scs_url"]), "tenant": options["tenant"],
                   "api_overrides": self.get_option("api_overrides") or {}}
         use_cache = self.get_option("cache")

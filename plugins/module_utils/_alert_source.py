@@ -14,13 +14,18 @@ import math
 import os
 import time
 
-from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import AnsibleFallbackNotFound
 
 from ansible_collections.stamus.scs.plugins.module_utils._alert_poller import AlertPoller, alert_filter, event_kinds_of
 from ansible_collections.stamus.scs.plugins.module_utils._alert_api import EVENT_KIND_FLAGS
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_ID_RE, MAX_FLOW_ID, parse_since
 from ansible_collections.stamus.scs.plugins.module_utils._client import check_ca_path
-from ansible_collections.stamus.scs.plugins.module_utils._connection import client_from_options, connection_argument_spec
+from ansible_collections.stamus.scs.plugins.module_utils._connection import (
+    check_connection,
+    client_from_options,
+    connection_argument_spec,
+)
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsAuthenticationError,
     ScsConfigError,
@@ -36,11 +41,11 @@ from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 LOG = logging.getLogger("stamus.scs.alerts")
 SOURCE_OPTIONS = {
-    "qfilter": {"type": "raw"},
-    "severity": {"type": "raw"},
-    "signature_ids": {"type": "raw"},
-    "probes": {"type": "raw"},
-    "event_kinds": {"type": "raw"},
+    "qfilter": {"type": "str"},
+    "severity": {"type": "list", "elements": "int"},
+    "signature_ids": {"type": "list", "elements": "int"},
+    "probes": {"type": "list", "elements": "str"},
+    "event_kinds": {"type": "list", "elements": "str", "choices": list(EVENT_KIND_FLAGS)},
     "since": {"type": "str"},
     "interval": {"type": "float", "default": 15.0},
     "overlap": {"type": "float", "default": 60.0},
@@ -50,6 +55,7 @@ SOURCE_OPTIONS = {
     "max_clock_skew": {"type": "float", "default": 30.0},
     "state_file": {"type": "path"},
 }
+DURATIONS = ("interval", "overlap", "max_backoff", "max_clock_skew", "timeout")
 # A probe name becomes a directory name.
 MAX_PROBE_NAME_LENGTH = 255
 # Added by ansible-rulebook itself, not by the user.
@@ -59,51 +65,49 @@ FATAL_AT_START = (ScsConfigError, ScsAuthenticationError, ScsPermissionError, Sc
                   ScsProtocolError, ScsLimitError)
 
 
-def _coerce(name, kind, value):
-    try:
-        if kind == "bool":
-            return boolean(value, strict=True)
-        if kind == "int" and not isinstance(value, bool):
-            return int(str(value).strip())
-        if kind == "float" and not isinstance(value, bool):
-            number = float(str(value).strip())
-            if math.isfinite(number):  # nan and inf are no durations
-                return number
-    except (TypeError, ValueError):
-        pass
-    else:
-        if kind == "str":
-            return str(value)
-        if kind == "path":
-            return os.path.abspath(os.path.expanduser(str(value)))
-        if kind == "raw":
-            return value
-    expected = {"int": "whole number", "float": "number", "bool": "boolean"}.get(kind, kind)
-    raise ScsConfigError("%s must be a %s (got %r)." % (name, expected, value))
+def source_spec(environ):
+    """The source's argument spec: the modules' connection options, whose environment fallbacks read ``environ`` (an
+    empty variable counts as unset, as for the modules), and SOURCE_OPTIONS."""
+    def from_environ(*names):
+        for name in names:
+            if environ.get(name):
+                return environ[name]
+        raise AnsibleFallbackNotFound
+
+    spec = {}
+    for name, option in connection_argument_spec().items():
+        spec[name] = dict(option, fallback=(from_environ, option["fallback"][1])) if "fallback" in option else option
+    spec.update(SOURCE_OPTIONS)
+    return spec
 
 
 def source_settings(args, environ):
-    """Validated options: each from ``args``, else from its environment variable, else its default."""
-    spec = dict(connection_argument_spec(), **SOURCE_OPTIONS)
-    unknown = sorted(set(args) - set(spec) - RULEBOOK_ARGS)
+    """The validated options: each from ``args``, else from its environment variable, else its default.
+
+    ansible-core's ArgumentSpecValidator checks them as a module's are: types (a comma-separated string or a number for
+    a list), choices, unknown options. An argument the rulebook rendered to null (``{{ x | default(none) }}``) is unset.
+    """
+    given = {name: value for name, value in args.items() if name not in RULEBOOK_ARGS and value is not None}
+    result = ArgumentSpecValidator(source_spec(environ)).validate(given)
+    unknown = sorted(result.unsupported_parameters)
     if unknown:
         raise ScsConfigError("stamus.scs.alerts does not know the option(s) %s; its options are: %s."
-                             % (", ".join(unknown), ", ".join(sorted(spec))))
-    settings = {}
-    for name, option in spec.items():
-        value = args.get(name)
-        if value is None and "fallback" in option:
-            value = next((environ[var] for var in option["fallback"][1] if environ.get(var)), None)
-        if value is None:
-            value = option.get("default")
-        settings[name] = None if value is None else _coerce(name, option["type"], value)
-    if not settings["scs_url"]:
-        raise ScsConfigError("No SCS URL: set scs_url in the source's arguments or the SCS_URL environment variable.")
+                             % (", ".join(unknown), ", ".join(sorted(source_spec(environ)))))
+    if result.error_messages:
+        raise ScsConfigError("stamus.scs.alerts options: %s." % printable("; ".join(result.error_messages)))
+    settings = result.validated_parameters
+    check_connection(settings, "in the source's arguments")
+    for name in DURATIONS:
+        if not math.isfinite(settings[name]):  # nan and inf are no durations
+            raise ScsConfigError("%s must be a number of seconds (got %r)." % (name, given.get(name)))
     for name in ("interval", "overlap", "max_backoff", "max_clock_skew"):
         if settings[name] <= 0 and not (name in ("overlap", "max_clock_skew") and settings[name] == 0):
             raise ScsConfigError("%s must be a positive number of seconds (got %s)." % (name, settings[name]))
     if settings["max_seen"] < 1:
         raise ScsConfigError("max_seen must be 1 or more (got %s)." % settings["max_seen"])
+    for name in ("ca_path", "state_file"):
+        if settings[name]:
+            settings[name] = os.path.abspath(settings[name])
     if settings["ca_path"] and settings["validate_certs"] is not False:
         check_ca_path(settings["ca_path"])
     state_dir = os.path.dirname(settings["state_file"] or "") or None

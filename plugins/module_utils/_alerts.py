@@ -65,6 +65,7 @@ MAX_QUOTED_PROBES = 3
 # The options that select alerts (limit and page_size only shape the reading).
 ALERT_FILTER_OPTIONS = ("alert_ids", "signature_id", "severity", "flow_id", "probe", "qfilter", "event_kinds", "since",
                         "from", "to")
+WINDOW_OPTIONS = ("since", "from", "to")
 
 
 def lucene_quote(value):
@@ -320,6 +321,28 @@ def query_alerts(client, options, now=None):
     else:
         not_found = []
     return AlertQuery(alerts, total, truncated, not_found, len(others), warnings)
+
+
+def shown_option(value):
+    """An option's value as a message quotes it: lists comma-separated, strings quoted without control characters."""
+    if isinstance(value, list):
+        return ",".join(printable(str(item)) for item in value)
+    return printable(repr(value)) if isinstance(value, str) else str(value)
+
+
+def no_match_warning(options):
+    """The warning for a query of a module's options that matched no alert: the selection as given, and the window."""
+    selection = ", ".join("%s=%s" % (name, shown_option(options[name])) for name in ALERT_FILTER_OPTIONS
+                          if name not in WINDOW_OPTIONS and options.get(name) is not None)
+    if options.get("since") is not None:
+        window = "the last %s" % printable(options["since"])
+    elif options.get("from") is not None or options.get("to") is not None:
+        window = "the window from %s to %s" % (printable(options.get("from") or "30 days ago"),
+                                               printable(options.get("to") or "now"))
+    else:
+        window = "SCS's default window (the last 30 days)"
+    return "No alert matches %s in %s: check the filters, or widen the window (for example since=90d)." % (
+        selection or "the query", window)
 
 
 def split_by_probe(alerts, probes):

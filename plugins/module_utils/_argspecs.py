@@ -18,8 +18,10 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfi
 
 # doc fragment stamus.scs.connection
 CONNECTION_SPEC = {
-    "scs_url": {"type": "str", "required": True, "fallback": (env_fallback, ["SCS_URL"])},
-    "scs_token": {"type": "str", "required": True, "no_log": True, "fallback": (env_fallback, ["SCS_TOKEN"])},
+    # scs_url and scs_token are required, but checked by _connection.check_connection: core's "missing required
+    # arguments" would not mention their environment variables.
+    "scs_url": {"type": "str", "fallback": (env_fallback, ["SCS_URL"])},
+    "scs_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["SCS_TOKEN"])},
     "validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["SCS_VALIDATE_CERTS"])},
     "ca_path": {"type": "path", "fallback": (env_fallback, ["SCS_CA_PATH"])},
     "timeout": {"type": "float", "default": 120},

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from ansible_collections.stamus.scs.plugins.module_utils import _pcap as steps
 from ansible_collections.stamus.scs.plugins.module_utils._alert_api import event_kind
 from ansible_collections.stamus.scs.plugins.module_utils._alert_stream import ListSource
+from ansible_collections.stamus.scs.plugins.module_utils._alert_table import alert_flow, alert_time
 from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsAuthenticationError,
     ScsError,
@@ -493,6 +494,7 @@ def alert_result(alert, outcome, message, facts, probe=None, pcap=None, manifest
     return {
         "alert_id": alert.get("_id"), "probe": probe or alert.get("host"), "flow_id": alert.get("flow_id"),
         "kind": event_kind(alert) if alert else None,
+        "time": alert_time(alert) if alert else None, "five_tuple": alert_flow(alert) if alert else None,
         "signature_id": signature.get("signature_id"),
         "signature": printable(text)[:SIGNATURE_CHARS] if isinstance(text, str) else None,
         "outcome": outcome, "message": message, "pcap": pcap, "manifest": manifest,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import http.client
 import json as jsonlib
 import math
 import os
@@ -49,7 +50,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsValidationError,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._files import free_space
-from ansible_collections.stamus.scs.plugins.module_utils._text import printable
+from ansible_collections.stamus.scs.plugins.module_utils._text import printable, shortened
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 RETRY_STATUSES = frozenset((429, 502, 503, 504))
@@ -382,9 +383,16 @@ class ScsClient:
             self._sleep(self._backoff(attempt))
             return
         raise ScsTransportError(
-            "%s: %s%s. Check that scs_url is right and SCS is reachable; raise timeout for a slow server." % (
-                call, self._transport_reason(exc), self._attempts_note(attempt)),
+            "%s: %s%s. %s" % (call, self._transport_reason(exc), self._attempts_note(attempt), self._transport_advice(exc)),
             method=method, path=path) from None
+
+    def _transport_advice(self, exc):
+        # A TLS server answers plain HTTP by closing the connection or with TLS bytes, which read as a bad status line.
+        if self.base_url.startswith("http://") and any(isinstance(link, (http.client.BadStatusLine, ConnectionResetError))
+                                                       for link in transport.exception_chain(exc)):
+            return ("scs_url uses http:// and the server closed the connection or answered in another protocol: if SCS "
+                    "serves HTTPS on this port, use https://.")
+        return "Check that scs_url is right and SCS is reachable; raise timeout for a slow server."
 
     def _read_json(self, call, method, path, response, deadline):
         body = bytearray()
@@ -556,12 +564,12 @@ class ScsClient:
             return "no answer within %g seconds" % self.timeout
         text = self.scrub(exc)
         if kind == transport.DROPPED:
-            return "the connection was closed or reset by the server (%s)" % text[:MESSAGE_BODY_LIMIT]
-        return "the connection failed (%s)" % text[:MESSAGE_BODY_LIMIT]
+            return "the connection was closed or reset by the server (%s)" % shortened(text, MESSAGE_BODY_LIMIT)
+        return "the connection failed (%s)" % shortened(text, MESSAGE_BODY_LIMIT)
 
     @staticmethod
     def _clip(text, limit=MESSAGE_BODY_LIMIT):
-        return text[:limit] + "..." if len(text) > limit else text
+        return shortened(text, limit)
 
     def _excerpt(self, body, response):
         """A short, printable text of (the start of) a body: HTML reduced to its text, the token masked."""

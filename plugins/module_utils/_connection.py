@@ -12,12 +12,27 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.stamus.scs.plugins.module_utils._argspecs import CONNECTION_SPEC, merged
 
 from ansible_collections.stamus.scs.plugins.module_utils._client import HAS_REQUESTS, ScsClient
-from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
+from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
+
+# Where a module's connection options are set, for the message of a missing one.
+MODULE_CONNECTION_PLACES = "in the task (or once for every module with module_defaults for group/stamus.scs.scs)"
 
 
 def connection_argument_spec():
     """A copy of the connection options' spec (_argspecs.CONNECTION_SPEC), for the plugins that read them."""
     return merged(CONNECTION_SPEC)
+
+
+def check_connection(options, places):
+    """Raise ScsConfigError naming both ways to set them when scs_url or scs_token is not set (None).
+
+    ``places`` says where the caller's options are written, e.g. "in the source's arguments". Blank values are left to
+    the client's own checks, which say what is wrong with them.
+    """
+    missing = [name for name in ("scs_url", "scs_token") if options.get(name) is None]
+    if missing:
+        raise ScsConfigError("No SCS connection: %s %s not set. Set scs_url and scs_token %s, or the SCS_URL and "
+                             "SCS_TOKEN environment variables." % (" and ".join(missing), "is" if len(missing) == 1 else "are", places))
 
 
 def unechoed_note(value):
@@ -45,6 +60,10 @@ class ScsModule(AnsibleModule):
         if not HAS_REQUESTS:
             self.fail_json(msg=missing_required_lib("requests"))
         self._client = None
+        try:
+            check_connection(self.params, MODULE_CONNECTION_PLACES)
+        except ScsConfigError as err:
+            self.fail_scs(err)
 
     @property
     def client(self):

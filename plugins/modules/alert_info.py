@@ -161,7 +161,7 @@ query_result:
       flow: 2077942411095108
 """
 
-from ansible_collections.stamus.scs.plugins.module_utils._alerts import query_alerts
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import no_match_warning, query_alerts
 from ansible_collections.stamus.scs.plugins.module_utils._argspecs import ALERT_QUERY_SPEC, merged
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
@@ -183,6 +183,8 @@ def main():
         found = query_alerts(module.client, params)
         for warning in found.warnings:
             module.warn(warning)
+        if not found.alerts and params["alert_ids"] is None:  # ids that match nothing are listed in not_found
+            module.warn(no_match_warning(params))
         result = {"changed": False, "alerts": found.alerts, "count": len(found.alerts), "total": found.total,
                   "truncated": found.truncated, "not_found": found.not_found, "dropped_other_probes": found.dropped}
         if query is not None:

@@ -266,6 +266,18 @@ results:
       description: The alert's flow id.
       type: int
       sample: 2077942411095108
+    time:
+      description:
+        - When the alert fired (its C(@timestamp)), in UTC, as people read it; C(@timestamp) as SCS sent it (printable,
+          cut to 19 characters) when it is not a time.
+      type: str
+      sample: "2026-05-02 09:14:03"
+    five_tuple:
+      description:
+        - The alert's protocol, source and destination (IPv6 addresses in brackets), printable; V(-) when SCS sent
+          none.
+      type: str
+      sample: TCP 10.0.0.5:51234 -> 203.0.113.7:443
     signature_id:
       description: The alert's Suricata signature id (C(alert.signature_id)); V(null) when it has none.
       type: int
@@ -289,7 +301,10 @@ results:
       type: str
       sample: /srv/evidence/INC-4211/probe-01/2077942411095108.pcap
     manifest:
-      description: Path of the custody manifest, when one is on disk.
+      description:
+        - Path of the custody manifest, when one is on disk.
+        - In it, C(pcap.size) is the size of the pcap file (what C(pcap.sha256) covers) and C(pcap.bytes) the packet
+          data in it (the sum of the packets' captured lengths, without the file and per-packet headers).
       type: str
       sample: /srv/evidence/INC-4211/probe-01/2077942411095108.json
     sha256:
@@ -393,7 +408,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 
 from ansible_collections.stamus.scs.plugins.module_utils._alert_stream import alert_source
-from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_FILTER_OPTIONS
+from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_FILTER_OPTIONS, no_match_warning
 from ansible_collections.stamus.scs.plugins.module_utils._argspecs import ALERT_QUERY_SPEC, DOWNLOAD_SPEC, FILE_MODE_SPEC, merged
 from ansible_collections.stamus.scs.plugins.module_utils._batch import RESULTS_MODES, EvidenceRun, failing_outcomes
 from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
@@ -506,6 +521,8 @@ def report(module, source, result, stale):
         module.warn("Removed %d temporary file(s) that an interrupted run left in %s." % (len(stale), params["dest"]))
     for warning in source.findings.warnings() + result.pop("notes"):
         module.warn(warning)
+    if not summary["alerts"] and all(params[name] is None for name in GIVEN_ALERTS + ("alert_ids",)):
+        module.warn(no_match_warning(params))
     if params["on_empty"] == "warn" and summary["no_packets"]:
         module.warn("%d alert(s) had no packets in the probe's pcap store (header-only pcap); see results."
                     % summary["no_packets"])
@@ -526,7 +543,10 @@ def report(module, source, result, stale):
                         "window (since, from, to)." % (len(not_found), ", ".join(not_found[:MAX_LISTED]),
                                                        ", ..." if len(not_found) > MAX_LISTED else ""))
     if problems and params["fail_on"] == "any":  # in check mode too: what it found (ids not found, bad alerts) is sure
-        module.fail_json(msg="%s Set fail_on=none to accept partial results." % " ".join(problems), **result)
+        # The advice helps only when there is something to accept: alerts fetched (or present) beside the problems.
+        partial = summary["fetched"] + summary["present"] + summary["fetch"] > 0
+        module.fail_json(msg=" ".join(problems) + (" Set fail_on=none to accept the partial results." if partial else ""),
+                         **result)
     module.exit_json(**result)
 
 

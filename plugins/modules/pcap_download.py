@@ -98,6 +98,9 @@ pcap:
   description:
     - What the file holds. C(flow_packets), C(flow_present) and C(flow_encapsulation) are about O(alert)'s flow,
       V(null) without O(alert).
+    - C(bytes) is the packet data in the file, the sum of its packets' captured lengths without the file and per-packet
+      headers; the file's own size, which RV(sha256) covers, is RV(size). Custody manifests record both, as
+      C(pcap.bytes) and C(pcap.size).
   returned: when downloaded
   type: dict
   sample:

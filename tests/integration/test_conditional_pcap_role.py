@@ -105,11 +105,41 @@ def test_check_diff_shows_before_and_after_and_writes_nothing(emu):
 def test_inherited_with_templates_fails_before_any_request(emu):
     run = play(emu, "-e", "templates=lab", "-e", "state=inherited")
     assert run.returncode != 0
-    assert "conditional_pcap_state=inherited applies to probes only" in run.stdout
+    assert "state=inherited is for probes only" in run.stdout and "set the templates (lab) in a separate run" in run.stdout
     assert "Nothing was sent to SCS" in run.stdout
     nothing = play(emu, "-e", "state=disabled")
-    assert nothing.returncode != 0 and "Give the probe templates and/or the probes" in nothing.stdout
+    assert nothing.returncode != 0 and "Give the templates and/or probes to set, for example -e templates=" in nothing.stdout
     assert emu.requests() == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (("-e", "probes=probe-01", "-e", "state=on"), 'state must be enabled, disabled or inherited (got "on").'),
+    (("-e", "probes=probe-01", "-e", "wait_timeout=5m"), 'wait_timeout must be a whole number of seconds (got "5m").'),
+    (("-e", "probes=probe-01", "-e", "apply=maybe"), 'apply and wait must be true or false (got apply="maybe", wait=true).'),
+])
+def test_bad_variables_are_named_as_typed_without_the_role_internals(emu, args, message):
+    run = play(emu, *args)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0 and message + " Nothing was sent to SCS." in output
+    assert "conditional_pcap_" not in output and "argument_spec" not in output  # no role variable, no spec dump
+    assert emu.requests() == []
+
+
+def test_singular_template_and_probe_are_accepted(emu):
+    run = play(emu, "-e", "template=lab", "-e", "probe=probe-04", "--check")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "template lab: off -> on" in run.stdout and "probe probe-04: off -> on" in run.stdout
+    assert writes(emu) == []
+
+
+def test_a_module_error_is_shown_once_after_the_summary(emu):
+    run = play(emu, "-e", "templates=no-such-template", "-e", "probe=probe-04")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    error = "Unknown template(s): no-such-template."
+    # ansible-playbook prints a failed task's message twice: its [ERROR] line and the task result.
+    assert output.count(error) == 2 and output.index("not applied: the error follows") < output.index(error)
+    assert "rescued=0" in run.stdout and writes(emu) == []
 
 
 def test_probe_that_fails_to_apply_fails_the_play_then_a_rerun_applies_it(emu):

@@ -82,12 +82,17 @@ def test_severity_1_alert_becomes_verified_evidence(emulator, tmp_path):
                            lambda: [path for path in manifests(evidence)
                                     if wanted["_id"] in path.read_text()], proc, output)
         fetched = time.monotonic()
-        # The severity 2 alert was polled with the other (same poll, same state file) and must not have been fetched.
-        wait_for("the state file to hold both alerts",
-                 lambda: {wanted["_id"], other["_id"]} <= set(json.loads((tmp_path / "state.json").read_text())["seen"])
+        wait_for("the state file to hold the severity 1 alert",
+                 lambda: wanted["_id"] in json.loads((tmp_path / "state.json").read_text())["seen"]
                  if (tmp_path / "state.json").exists() else False, proc, output)
+        seen = json.loads((tmp_path / "state.json").read_text())["seen"]
     finally:
         stop(proc)
+    # The source filters the severity on SCS (severity: [1] in its arguments): the severity 2 alert is never read.
+    qfilters = {urllib.parse.parse_qs(call["query"]).get("qfilter", [""])[0] for call in polls(emulator)}
+    qfilters = {qfilter for qfilter in qfilters if "_id:" not in qfilter}  # not the playbook's lookup of the alert by id
+    assert qfilters and all("alert.severity:(1)" in qfilter or "alert.severity:1" in qfilter for qfilter in qfilters), qfilters
+    assert other["_id"] not in seen
 
     manifest = json.loads(written[0].read_text())
     pcap = written[0].with_suffix(".pcap")
@@ -100,7 +105,7 @@ def test_severity_1_alert_becomes_verified_evidence(emulator, tmp_path):
     assert len(manifests(evidence)) == 1, "only the severity 1 alert is fetched: %s" % manifests(evidence)
     assert not any(other["_id"] in path.read_text() for path in evidence.rglob("*.json"))
     text = output.read_text()
-    assert other["_id"] in text, "the severity 2 alert reached the rules as an event and matched no rule"
+    assert other["_id"] not in text, "the severity 2 alert is not an event"
     assert TOKEN_MARKER not in text
     assert "Traceback" not in text
     print("rulebook ready in %.1fs, severity 1 alert on disk %.1fs after it was added" % (ready - started, fetched - ready))
@@ -207,3 +212,22 @@ def test_event_kinds_and_exact_probes_drive_evidence_of_declarations_of_compromi
     assert other_doc["_id"] not in text and plain["_id"] not in text
     assert "1 alert(s) of other probes than 'probe-01' ('probe-01-dmz')" in text
     assert TOKEN_MARKER not in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"severty": [1]}, "stamus.scs.alerts does not know the option(s) severty; its options are: ca_path,"),
+    ({"severity": "1,high"}, "Elements value for option 'severity' is of type str and we were unable to convert to int"),
+])
+def test_source_options_are_validated_at_the_start(emulator, tmp_path, args, message):
+    rulebook = tmp_path / "bad.yml"
+    rulebook.write_text(yaml.safe_dump([{"name": "Bad options", "hosts": "localhost",
+                                         "sources": [{"stamus.scs.alerts": dict(args, interval=1)}],
+                                         "rules": [{"name": "Show", "condition": "event.stamus_alert is defined",
+                                                    "action": {"print_event": {}}}]}], sort_keys=False))
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": {}}}}))
+    emulator.clear_requests()
+    proc = subprocess.run([os.path.join(BIN, "ansible-rulebook"), "--rulebook", str(rulebook), "-i", "inventory.yml"],
+                          cwd=tmp_path, env=ansible_env(emulator.env()), capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode != 0 and message in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    assert polls(emulator) == [] and TOKEN_MARKER not in proc.stdout + proc.stderr

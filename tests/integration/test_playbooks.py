@@ -46,7 +46,7 @@ def reports(dest, ext="md"):
 
 def report_rows(path):
     """The rows of the markdown report's alert table, as dicts keyed by the column headers."""
-    lines = path.read_text().split("## Alerts", 1)[1].strip().splitlines()
+    lines = [line for line in path.read_text().split("## Alerts", 1)[1].splitlines() if line.startswith("|")]
     header = cells(lines[0])
     return [dict(zip(header, cells(line))) for line in lines[2:] if line.startswith("|")]
 
@@ -128,10 +128,11 @@ def test_evidence_pull_fetches_exactly_severity_1_then_all_present(tmp_path, emu
 
     again = play(emu, "stamus.scs.evidence_pull", tmp_path, {"severity": "1", "since": "7d", "dest": str(dest)})
     assert again.returncode == 0, again.stdout
-    newest = reports(dest)[-1]
-    assert newest != report
-    rows = report_rows(newest)
+    assert reports(dest) == [report]  # one report per destination and day, updated by the rerun
+    rows = report_rows(report)
     assert len(rows) == len(expected) and {row["outcome"] for row in rows} == {"present"}
+    runs = report.read_text().split("## Runs of the day", 1)[1].split("## Alerts", 1)[0]
+    assert runs.count("| completed |") == 2
     assert '"present": %d' % len(expected) in again.stdout
 
     bad = play(emu, "stamus.scs.evidence_pull", tmp_path, {"signature_ids": ["1 OR *:*"], "dest": str(dest)})

@@ -43,6 +43,9 @@ description:
     since C(ansible-rulebook -vv) prints the ruleset with its source arguments. Use the E(SCS_TOKEN) environment
     variable (an EDA credential) instead.
   - Connection options and environment variables are those of the collection's modules.
+  - The options are checked at the start with ansible-core's argument spec validator, as a module's are (types,
+    choices, lists given as comma-separated strings, environment fallbacks); an unknown option or a value of the wrong
+    type stops the source with a message naming the option.
 version_added: 1.0.0
 author:
   - Stamus Networks (@StamusNetworks)
@@ -50,15 +53,14 @@ options:
   scs_url:
     description:
       - Base URL of the Stamus Central Server, for example V(https://scs.example.net).
-      - If not set, the value of the E(SCS_URL) environment variable is used.
+      - If not set, the value of the E(SCS_URL) environment variable is used. One of them is required.
     type: str
-    required: true
   scs_token:
     description:
-      - REST API token of an SCS user. If not set, the value of the E(SCS_TOKEN) environment variable is used.
+      - REST API token of an SCS user. If not set, the value of the E(SCS_TOKEN) environment variable is used. One of
+        them is required.
       - Prefer E(SCS_TOKEN): a token written here is printed by C(ansible-rulebook -vv).
     type: str
-    required: true
   validate_certs:
     description:
       - Whether to verify the TLS certificate of SCS. If not set, E(SCS_VALIDATE_CERTS) is used.
@@ -91,7 +93,9 @@ options:
     type: str
   severity:
     description:
-      - Only alerts of these severities (C(alert.severity)); a number, a list or a comma-separated string.
+      - Only alerts of these severities (C(alert.severity)), filtered by SCS (the query the source sends), so that the
+        alerts of other severities are never read nor emitted; a list of whole numbers such as V([1, 2]), or one
+        number, or a comma-separated string.
     type: list
     elements: int
   signature_ids:
@@ -188,7 +192,7 @@ EXAMPLES = r"""
   sources:
     - name: SCS alerts
       stamus.scs.alerts:
-        severity: 1
+        severity: [1]
         interval: 10
         state_file: /var/lib/eda/stamus-alerts.json
   rules:
@@ -203,7 +207,7 @@ EXAMPLES = r"""
   sources:
     - stamus.scs.alerts:
         event_kinds: [alerts, doc]
-        severity: 1
+        severity: [1]
   rules:
     - name: Fetch the pcap of each
       condition: event.stamus_ref is defined

@@ -140,11 +140,14 @@ def test_settings_fall_back_to_the_modules_environment_variables(tmp_path):
 @pytest.mark.parametrize("args, message", [
     ({"scs_tokn": TOKEN}, "does not know the option(s) scs_tokn; its options are: ca_path,"),
     ({"interval": 0}, "interval must be a positive number of seconds"),
-    ({"interval": "soon"}, "interval must be a number"),
-    ({"validate_certs": "maybe"}, "validate_certs must be a boolean"),
+    ({"interval": "soon"}, "stamus.scs.alerts options: argument 'interval' is of type str and we were unable to convert "
+                           "to float"),
+    ({"validate_certs": "maybe"}, "argument 'validate_certs' is of type str and we were unable to convert to bool"),
+    ({"severity": "1,high"}, "Elements value for option 'severity' is of type str and we were unable to convert to int"),
+    ({"event_kinds": ["alert"]}, "value of event_kinds must be one or more of: alerts, doc, sightings"),
     ({"max_seen": 0}, "max_seen must be 1 or more"),
-    ({"interval": "nan"}, "interval must be a number (got 'nan')"),
-    ({"max_backoff": "inf"}, "max_backoff must be a number (got 'inf')"),
+    ({"interval": "nan"}, "interval must be a number of seconds (got 'nan')"),
+    ({"max_backoff": "inf"}, "max_backoff must be a number of seconds (got 'inf')"),
     ({"ca_path": "/nonexistent/ca.pem"}, "ca_path /nonexistent/ca.pem does not exist"),
     ({"state_file": "/nonexistent/dir/state.json"}, "its directory does not exist or is not writable"),
 ])
@@ -156,10 +159,21 @@ def test_bad_settings_name_the_fix(args, message):
 
 
 def test_missing_url_or_token_fails_at_start():
-    with pytest.raises(errors.ScsConfigError, match="SCS_URL environment variable"):
-        AlertSource.from_args({}, environ={"SCS_TOKEN": TOKEN})
-    with pytest.raises(errors.ScsConfigError, match="SCS_TOKEN environment variable"):
-        AlertSource.from_args({}, environ={"SCS_URL": "https://scs.example.net"})
+    fix = "Set scs_url and scs_token in the source's arguments, or the SCS_URL and SCS_TOKEN environment variables."
+    with pytest.raises(errors.ScsConfigError) as info:
+        AlertSource.from_args({}, environ={"SCS_TOKEN": TOKEN, "SCS_URL": ""})
+    assert str(info.value) == "No SCS connection: scs_url is not set. " + fix
+    with pytest.raises(errors.ScsConfigError) as info:
+        AlertSource.from_args({"scs_token": None}, environ={"SCS_URL": "https://scs.example.net"})
+    assert str(info.value) == "No SCS connection: scs_token is not set. " + fix
+
+
+def test_lists_take_comma_separated_strings_numbers_and_lists():
+    base = {"scs_url": "https://scs.example.net", "scs_token": TOKEN}
+    assert source_settings(dict(base, severity=1, signature_ids="2029743, 2035465", probes="p1,p2"), {})["severity"] == [1]
+    settings = source_settings(dict(base, signature_ids="2029743, 2035465", probes=["p1"], event_kinds="alerts,doc"), {})
+    assert settings["signature_ids"] == [2029743, 2035465] and settings["probes"] == ["p1"]
+    assert settings["event_kinds"] == ["alerts", "doc"]
 
 
 def test_state_file_is_written_atomically_and_continues_after_a_restart(tmp_path, fake_server, caplog):

@@ -139,7 +139,9 @@ def test_documentation_matches_the_options_the_code_accepts():
     spec = dict(connection_argument_spec(), **SOURCE_OPTIONS)
     assert set(options) == set(spec)
     for name, option in spec.items():
-        assert options[name].get("default") == option.get("default"), name
+        for key in ("default", "type", "elements", "choices"):
+            assert options[name].get(key) == option.get(key), (name, key)
+        assert options[name].get("required", False) is option.get("required", False), name
     examples = yaml.safe_load(plugin["EXAMPLES"])
     env = {"SCS_URL": "https://scs.example.net", "SCS_TOKEN": TOKEN}
     for rulebook in examples:
@@ -180,5 +182,5 @@ def test_main_asks_for_the_event_kinds_and_emits_only_the_probes_exact_alerts(fa
 def test_main_refuses_unknown_event_kinds_at_start(fake_server):
     error = run_until({"scs_url": "https://scs.example.net", "scs_token": TOKEN, "event_kinds": "alerts,DoC"},
                       FakeQueue(), lambda: False)
-    assert isinstance(error, ScsConfigError) and "event_kinds must list one or more of alerts, doc, sightings" in str(error)
+    assert isinstance(error, ScsConfigError) and "value of event_kinds must be one or more of: alerts, doc, sightings. Got no match for: DoC." in str(error)
     assert fake_server.calls == []

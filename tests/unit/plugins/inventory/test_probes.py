@@ -236,7 +236,8 @@ def test_connection_from_environment_and_templates(tmp_path, scs, monkeypatch, c
 
 def test_missing_connection_options_name_the_fix(tmp_path, scs):
     message = parse_error(tmp_path, scs_url=None)
-    assert "scs_url" in message and "SCS_URL and SCS_TOKEN environment variables" in message
+    assert message.startswith("stamus.scs.probes: No SCS connection: scs_url is not set. Set scs_url and scs_token in ")
+    assert "or the SCS_URL and SCS_TOKEN environment variables." in message
     message = parse_error(tmp_path, scs_token=" ")
     assert "No SCS API token: set the scs_token option or the SCS_TOKEN environment variable." in message
     assert scs.calls == []

@@ -110,7 +110,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 
 from ansible_collections.stamus.scs.plugins.module_utils._client import normalize_base_url, scrub_secret
 from ansible_collections.stamus.scs.plugins.module_utils._argspecs import PROBE_API_SPEC, validated_option
-from ansible_collections.stamus.scs.plugins.module_utils._connection import check_connection, client_from_options, connection_argument_spec
+from ansible_collections.stamus.scs.plugins.module_utils._module_base import check_connection, client_from_options, connection_argument_spec
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._probe_api import resolve_api
 from ansible_collections.stamus.scs.plugins.module_utils._probes import FleetView, ProbeManager, filter_items

@@ -21,7 +21,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._alert_poller import Al
 from ansible_collections.stamus.scs.plugins.module_utils._alert_api import EVENT_KIND_FLAGS
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_ID_RE, MAX_FLOW_ID, parse_since
 from ansible_collections.stamus.scs.plugins.module_utils._client import check_ca_path
-from ansible_collections.stamus.scs.plugins.module_utils._connection import (
+from ansible_collections.stamus.scs.plugins.module_utils._module_base import (
     check_connection,
     client_from_options,
     connection_argument_spec,

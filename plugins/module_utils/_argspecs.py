@@ -18,7 +18,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfi
 
 # doc fragment stamus.scs.connection
 CONNECTION_SPEC = {
-    # scs_url and scs_token are required, but checked by _connection.check_connection: core's "missing required
+    # scs_url and scs_token are required, but checked by _module_base.check_connection: core's "missing required
     # arguments" would not mention their environment variables.
     "scs_url": {"type": "str", "fallback": (env_fallback, ["SCS_URL"])},
     "scs_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["SCS_TOKEN"])},

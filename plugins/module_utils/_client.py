@@ -482,7 +482,7 @@ class ScsClient:
         seconds for the whole transfer and ``timeout`` for each read, and only if its Content-Length fits in the
         free space of dest's directory. It goes through the download pipeline (_pipeline.py): received into a small
         ring of buffers of at most ``buffer_size`` bytes, written, hashed and fed to ``check`` (an object with
-        ``feed(piece)`` and ``finish() -> summary``, such as _pcapfile.PcapStream) as it streams; ``accept(summary)``
+        ``feed(piece)`` and ``finish() -> summary``, such as _pcap_verify.PcapStream) as it streams; ``accept(summary)``
         may refuse the complete file before it replaces ``dest``; whatever it raises propagates. Nothing is left at
         ``dest`` (nor a temporary file beside it) if the transfer, a limit, the check or the write fails. Limits
         raise ScsLimitError, which no caller retries.

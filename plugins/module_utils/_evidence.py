@@ -18,8 +18,8 @@ import re
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError
 from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks, sha256_file
 from ansible_collections.stamus.scs.plugins.module_utils._json_stream import JsonDocuments, JsonStreamError
-from ansible_collections.stamus.scs.plugins.module_utils._pcap import prepare_alert
-from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import FlowFilter
+from ansible_collections.stamus.scs.plugins.module_utils._pcap_steps import prepare_alert
+from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import FlowFilter
 from ansible_collections.stamus.scs.plugins.module_utils._spool import Chain
 
 MANIFEST_SCHEMA = "stamus.scs/evidence-manifest/v1"

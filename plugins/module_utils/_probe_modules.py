@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.stamus.scs.plugins.module_utils._apply import ApplyError, apply_changes, pending_result
 from ansible_collections.stamus.scs.plugins.module_utils._argspecs import NAME_FILTER_SPEC, PROBE_API_SPEC, merged
-from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
+from ansible_collections.stamus.scs.plugins.module_utils._module_base import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._probe_api import resolve_api
 from ansible_collections.stamus.scs.plugins.module_utils._probes import FleetView, ProbeManager, filter_items

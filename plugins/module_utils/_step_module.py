@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.stamus.scs.plugins.module_utils import _pcap as steps
+from ansible_collections.stamus.scs.plugins.module_utils import _pcap_steps as steps
 from ansible_collections.stamus.scs.plugins.module_utils._argspecs import PCAP_STEP_SPEC, merged
-from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
+from ansible_collections.stamus.scs.plugins.module_utils._module_base import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
 
 STEP_CALLS = {"extract": steps.extract, "retrieve": steps.retrieve}

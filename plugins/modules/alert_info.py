@@ -163,7 +163,7 @@ query_result:
 
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import no_match_warning, query_alerts
 from ansible_collections.stamus.scs.plugins.module_utils._argspecs import ALERT_QUERY_SPEC, merged
-from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
+from ansible_collections.stamus.scs.plugins.module_utils._module_base import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._jmespath import compile_query
 

@@ -410,8 +410,8 @@ from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VER
 from ansible_collections.stamus.scs.plugins.module_utils._alert_stream import alert_source
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import ALERT_FILTER_OPTIONS, no_match_warning
 from ansible_collections.stamus.scs.plugins.module_utils._argspecs import ALERT_QUERY_SPEC, DOWNLOAD_SPEC, FILE_MODE_SPEC, merged
-from ansible_collections.stamus.scs.plugins.module_utils._batch import RESULTS_MODES, EvidenceRun, failing_outcomes
-from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
+from ansible_collections.stamus.scs.plugins.module_utils._evidence_run import RESULTS_MODES, EvidenceRun, failing_outcomes
+from ansible_collections.stamus.scs.plugins.module_utils._module_base import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._files import (
     check_within,
@@ -420,7 +420,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._files import (
     prepare_directory,
     remove_stale_parts,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._pcap import download_limits
+from ansible_collections.stamus.scs.plugins.module_utils._pcap_steps import download_limits
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 MAX_LISTED = 10

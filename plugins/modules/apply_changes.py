@@ -170,7 +170,7 @@ apply:
 """
 
 from ansible_collections.stamus.scs.plugins.module_utils._argspecs import APPLY_WAIT_SPEC, PROBE_API_SPEC, merged
-from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
+from ansible_collections.stamus.scs.plugins.module_utils._module_base import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._probe_modules import apply_step, probe_manager
 

@@ -122,7 +122,7 @@ import os
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.stamus.scs.plugins.module_utils._argspecs import DOWNLOAD_SPEC, FILE_MODE_SPEC, merged
-from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
+from ansible_collections.stamus.scs.plugins.module_utils._module_base import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._evidence import five_tuple_of
 from ansible_collections.stamus.scs.plugins.module_utils._files import (
@@ -132,8 +132,8 @@ from ansible_collections.stamus.scs.plugins.module_utils._files import (
     remove_stale_parts,
     sha256_file,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._pcap import check_filename, download, download_limits
-from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError
+from ansible_collections.stamus.scs.plugins.module_utils._pcap_steps import check_filename, download, download_limits
+from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import PcapFormatError
 
 
 def target_path(dest, filename, root):

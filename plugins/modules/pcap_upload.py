@@ -66,9 +66,9 @@ alert_id:
   sample: Xk3aQ4kBWK2kIefhuEoN
 """
 
-from ansible_collections.stamus.scs.plugins.module_utils._connection import ScsModule
+from ansible_collections.stamus.scs.plugins.module_utils._module_base import ScsModule
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
-from ansible_collections.stamus.scs.plugins.module_utils._pcap import prepare_alert, upload
+from ansible_collections.stamus.scs.plugins.module_utils._pcap_steps import prepare_alert, upload
 
 
 def main():

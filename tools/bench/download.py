@@ -145,7 +145,7 @@ def breakdown(dl):
     """What the module does besides receiving, each timed alone on a fresh 1 GiB pcap (HTTP)."""
     sys.path.insert(0, COLLECTIONS)
     from ansible_collections.stamus.scs.plugins.module_utils._files import sha256_file  # pylint: disable=import-outside-toplevel
-    from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import summarize_pcap  # pylint: disable=import-outside-toplevel
+    from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import summarize_pcap  # pylint: disable=import-outside-toplevel
     dl.size = SIZE
     out = {}
     with Meter() as meter:

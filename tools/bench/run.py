@@ -128,7 +128,7 @@ def section_download(data):
         ["receive only: the raw Python loop above (median)", "%.2f s" % http["raw"]["seconds"],
          "%.0f %%" % (100 * http["raw"]["seconds"] / module)],
         ["sha256 of the file (`_files.sha256_file`)", "%.2f s" % parts["sha256"], "%.0f %%" % (100 * parts["sha256"] / module)],
-        ["pcap verification of the file (`_pcapfile.summarize_pcap`: the streaming verifier fed the file)",
+        ["pcap verification of the file (`_pcap_verify.summarize_pcap`: the streaming verifier fed the file)",
          "%.2f s" % parts["verify"], "%.0f %%" % (100 * parts["verify"] / module)],
         ["fsync of a freshly written 1 GiB file (no write-back before it)", "%.2f s" % parts["fsync"],
          "%.0f %%" % (100 * parts["fsync"] / module)],

@@ -16,7 +16,7 @@ import yaml
 
 from ansible_collections.stamus.scs.plugins.module_utils._alert_source import SOURCE_OPTIONS, source_settings
 from collection_path import collections_dir  # tests/collection_path.py
-from ansible_collections.stamus.scs.plugins.module_utils._connection import connection_argument_spec
+from ansible_collections.stamus.scs.plugins.module_utils._module_base import connection_argument_spec
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsAuthenticationError, ScsConfigError
 
 TOKEN = "tok-eda-plugin-9d3c51aa"

@@ -11,14 +11,14 @@ import zlib
 import pytest
 import urllib3
 
-from ansible_collections.stamus.scs.plugins.module_utils import _batch as batch_module
+from ansible_collections.stamus.scs.plugins.module_utils import _evidence_run as batch_module
 from ansible_collections.stamus.scs.plugins.module_utils import _client as client_module
 from ansible_collections.stamus.scs.plugins.module_utils import _errors as errors
 from ansible_collections.stamus.scs.plugins.module_utils import _files as files
-from ansible_collections.stamus.scs.plugins.module_utils import _pcap as pcap_steps
+from ansible_collections.stamus.scs.plugins.module_utils import _pcap_steps as pcap_steps
 from ansible_collections.stamus.scs.plugins.module_utils._alert_source import LOG as SOURCE_LOG
 from ansible_collections.stamus.scs.plugins.module_utils._alert_source import AlertSource
-from ansible_collections.stamus.scs.plugins.module_utils._batch import EvidenceRun
+from ansible_collections.stamus.scs.plugins.module_utils._evidence_run import EvidenceRun
 from ansible_collections.stamus.scs.plugins.module_utils._client import ScsClient
 from ansible_collections.stamus.scs.plugins.module_utils._probe_api import resolve_api
 from ansible_collections.stamus.scs.plugins.module_utils._apply import ApplyError, apply_changes, read_answer

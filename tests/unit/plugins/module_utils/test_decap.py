@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.stamus.scs.plugins.module_utils import _decap
 from ansible_collections.stamus.scs.plugins.module_utils._decap import MAX_HEADERS, MAX_IP_LAYERS, Layer, frame_layers
-from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import FlowFilter, flow_layer
+from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import FlowFilter, flow_layer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pcap_parity, under --import-mode=importlib
 

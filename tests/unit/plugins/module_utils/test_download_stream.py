@@ -10,9 +10,9 @@ import time
 import pytest
 
 from ansible_collections.stamus.scs.plugins.module_utils import _errors as errors
-from ansible_collections.stamus.scs.plugins.module_utils import _pcap as pcap_steps
-from ansible_collections.stamus.scs.plugins.module_utils import _pcapfile
-from ansible_collections.stamus.scs.plugins.module_utils._batch import EvidenceRun
+from ansible_collections.stamus.scs.plugins.module_utils import _pcap_steps as pcap_steps
+from ansible_collections.stamus.scs.plugins.module_utils import _pcap_verify
+from ansible_collections.stamus.scs.plugins.module_utils._evidence_run import EvidenceRun
 from ansible_collections.stamus.scs.plugins.module_utils._client import ScsClient
 
 TOKEN = "tok-7408a4b978abdc03ee39e1fea419512e5734f51e"
@@ -43,12 +43,12 @@ def client(fake_server):
 def test_pcap_is_checked_as_it_streams_and_never_read_back(client, fake_server, tmp_path, monkeypatch):
     body = pcap([FORWARD, OTHER] * 20000)  # 2.2 MiB
     fake_server.add("GET", DOWNLOAD, body=body, headers={"Content-Length": str(len(body))})
-    summarize = _pcapfile.summarize_pcap
+    summarize = _pcap_verify.summarize_pcap
 
     def no_reading_back(*args, **kwargs):
         raise AssertionError("the downloaded file was opened again")
-    monkeypatch.setattr(_pcapfile, "summarize_pcap", no_reading_back)
-    monkeypatch.setattr(_pcapfile, "open", no_reading_back, raising=False)
+    monkeypatch.setattr(_pcap_verify, "summarize_pcap", no_reading_back)
+    monkeypatch.setattr(_pcap_verify, "open", no_reading_back, raising=False)
     dest = tmp_path / "abc.pcap"
     facts = pcap_steps.download(client, "abc", str(dest), five_tuple=FLOW)
     monkeypatch.undo()
@@ -65,7 +65,7 @@ def test_malformed_five_tuple_is_refused_before_the_one_shot_download(client, fa
 def test_not_a_pcap_is_refused_and_nothing_kept(client, fake_server, tmp_path):
     page = b"<!doctype html><html><body>Session expired</body></html>" * 1000
     fake_server.add("GET", DOWNLOAD, body=page, headers={"Content-Length": str(len(page))})
-    with pytest.raises(_pcapfile.PcapFormatError, match="looks like HTML"):
+    with pytest.raises(_pcap_verify.PcapFormatError, match="looks like HTML"):
         pcap_steps.download(client, "abc", str(tmp_path / "abc.pcap"))
     assert os.listdir(tmp_path) == []
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ansible_collections.stamus.scs.plugins.module_utils._batch import EvidenceRun
+from ansible_collections.stamus.scs.plugins.module_utils._evidence_run import EvidenceRun
 from ansible_collections.stamus.scs.plugins.module_utils._evidence import (
     MANIFEST_SCHEMA,
     FlowEvidence,

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ansible_collections.stamus.scs.plugins.module_utils import _pcap as steps
+from ansible_collections.stamus.scs.plugins.module_utils import _pcap_steps as steps
 from ansible_collections.stamus.scs.plugins.module_utils._client import ScsClient
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsProtocolError
 

@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.stamus.scs.plugins.module_utils import _pipeline as pipeline
 from ansible_collections.stamus.scs.plugins.module_utils import _writeback as writeback
 from ansible_collections.stamus.scs.plugins.module_utils._files import PART_RE
-from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError, PcapStream, summarize_pcap
+from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import PcapFormatError, PcapStream, summarize_pcap
 
 MIB = 1 << 20
 RECORD = struct.pack("<IIII", 1777716000, 0, 60, 60) + bytes(range(60))

@@ -9,8 +9,8 @@ import tracemalloc
 import dpkt
 import pytest
 
-from ansible_collections.stamus.scs.plugins.module_utils import _pcapfile
-from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import (
+from ansible_collections.stamus.scs.plugins.module_utils import _pcap_verify
+from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import (
     PCAP_MAGICS,
     PCAPNG_SHB_TYPE,
     PcapFormatError,
@@ -547,7 +547,7 @@ class _ReadSpy:
 
 def spy_on_reads(monkeypatch):
     stats = {"reads": 0, "bytes": 0, "largest": 0}
-    monkeypatch.setattr(_pcapfile, "open", lambda *args, **kwargs: _ReadSpy(builtins.open(*args, **kwargs), stats), raising=False)
+    monkeypatch.setattr(_pcap_verify, "open", lambda *args, **kwargs: _ReadSpy(builtins.open(*args, **kwargs), stats), raising=False)
     return stats
 
 
@@ -565,7 +565,7 @@ def test_large_file_is_read_once_in_bounded_memory(tmp_path, monkeypatch, five_t
     stats = spy_on_reads(monkeypatch)
     tracemalloc.start()
     try:
-        summary = _pcapfile.summarize_pcap(str(path), five_tuple)
+        summary = _pcap_verify.summarize_pcap(str(path), five_tuple)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -574,8 +574,8 @@ def test_large_file_is_read_once_in_bounded_memory(tmp_path, monkeypatch, five_t
     assert summary["last_packet_time"] == "2026-05-02T10:00:09.000000Z"
     assert summary["flow_packets"] == (None if five_tuple is None else count)
     # one pass over the file, in pieces of the read buffer, and memory of about that buffer
-    assert stats["bytes"] == file_size and stats["largest"] <= _pcapfile.READ_BUFFER_SIZE
-    assert peak < 2 * _pcapfile.READ_BUFFER_SIZE, peak
+    assert stats["bytes"] == file_size and stats["largest"] <= _pcap_verify.READ_BUFFER_SIZE
+    assert peak < 2 * _pcap_verify.READ_BUFFER_SIZE, peak
 
 
 def test_stream_of_a_large_file_in_odd_pieces(tmp_path):
@@ -594,7 +594,7 @@ def test_stream_of_a_large_file_in_odd_pieces(tmp_path):
         size = next(sizes)
         stream.feed(data[pos:pos + size])
         pos += size
-    assert stream.finish() == _pcapfile.summarize_pcap(str(path), TCP_FLOW)
+    assert stream.finish() == _pcap_verify.summarize_pcap(str(path), TCP_FLOW)
 
 
 def test_stream_fails_at_the_piece_that_shows_it(tmp_path):
@@ -643,12 +643,12 @@ def test_huge_section_header_block_is_read_in_bounded_memory(tmp_path, monkeypat
     stats = spy_on_reads(monkeypatch)
     tracemalloc.start()
     try:
-        summary = _pcapfile.summarize_pcap(path, TCP_FLOW)
+        summary = _pcap_verify.summarize_pcap(path, TCP_FLOW)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert (summary["format"], summary["packets"], summary["flow_packets"]) == ("pcapng", 2, 2)
-    assert stats["largest"] <= _pcapfile.READ_BUFFER_SIZE and peak < 4 * _pcapfile.BLOCK_READ_LIMIT, (stats, peak)
+    assert stats["largest"] <= _pcap_verify.READ_BUFFER_SIZE and peak < 4 * _pcap_verify.BLOCK_READ_LIMIT, (stats, peak)
     assert summarize_pcap(path, TCP_FLOW) == summary  # and in other pieces
 
 

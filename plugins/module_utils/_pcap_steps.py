@@ -13,7 +13,7 @@ import re
 from ansible_collections.stamus.scs.plugins.module_utils._alerts import normalize_alert
 from ansible_collections.stamus.scs.plugins.module_utils._client import check_seconds, path_segment
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError, ScsProtocolError
-from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapStream
+from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import PcapStream
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 UPLOAD_PATH = "rules/filestore_pcap/upload/"
@@ -135,7 +135,7 @@ def download(client, filename, dest, mode=0o640, accept=None, five_tuple=None, *
     """Stream the retrieved pcap to ``dest`` (one-shot on SCS: a second download gets 404) within ``limits``
     (``max_size``, ``time_limit``; see download_limits); return ``{"size", "sha256", "content_type", "pcap"}``.
 
-    The pcap is checked as it streams (``pcap``: its summary, as _pcapfile.summarize_pcap gives it, with
+    The pcap is checked as it streams (``pcap``: its summary, as _pcap_verify.summarize_pcap gives it, with
     ``five_tuple``'s flow looked for when given); a malformed one raises PcapFormatError and is not kept.
     ``accept(pcap)`` may refuse it by raising before it replaces ``dest``. A malformed ``five_tuple`` raises
     ValueError before anything is requested.

@@ -20,7 +20,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
-from ansible_collections.stamus.scs.plugins.module_utils import _pcap as steps
+from ansible_collections.stamus.scs.plugins.module_utils import _pcap_steps as steps
 from ansible_collections.stamus.scs.plugins.module_utils._alert_api import event_kind
 from ansible_collections.stamus.scs.plugins.module_utils._alert_stream import ListSource
 from ansible_collections.stamus.scs.plugins.module_utils._alert_table import alert_flow, alert_time
@@ -40,7 +40,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._evidence import (
     utc_now,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._files import prepare_directory
-from ansible_collections.stamus.scs.plugins.module_utils._pcapfile import PcapFormatError
+from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import PcapFormatError
 from ansible_collections.stamus.scs.plugins.module_utils._spool import AlertSpool
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 

@@ -62,6 +62,17 @@ def run_tasks(tmp_path, env, tasks, check=False, verbosity=0, play_extra=None, e
     return PlaybookRun(proc, results)
 
 
+def role_playbook(tmp_path, role_vars):
+    """A playbook (its path) that runs the pcap_evidence role on localhost with ``role_vars``."""
+    path = tmp_path / "role.yml"
+    path.write_text(yaml.safe_dump([{
+        "name": "Role", "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "tasks": [{"name": "Evidence", "ansible.builtin.include_role": {"name": "stamus.scs.pcap_evidence"},
+                   "vars": role_vars}],
+    }], sort_keys=False))
+    return path
+
+
 def ansible_env(extra):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("SCS_", "ANSIBLE_"))}
     env.update({

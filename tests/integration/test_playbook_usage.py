@@ -8,9 +8,8 @@ import shlex
 import subprocess
 
 import pytest
-import yaml
 
-from runner import BIN, REPO, Emulator, ansible_env, run_tasks
+from runner import BIN, REPO, Emulator, ansible_env, role_playbook, run_tasks
 
 
 @pytest.fixture
@@ -159,13 +158,7 @@ def test_fail_on_advice_only_for_partial_results_and_errors_shown_once(tmp_path,
 
 
 def evidence_role(tmp_path, scs, role_vars):
-    path = tmp_path / "role.yml"
-    path.write_text(yaml.safe_dump([{
-        "name": "Role", "hosts": "localhost", "connection": "local", "gather_facts": False,
-        "tasks": [{"name": "Evidence", "ansible.builtin.include_role": {"name": "stamus.scs.pcap_evidence"},
-                   "vars": role_vars}],
-    }], sort_keys=False))
-    return run([os.path.join(BIN, "ansible-playbook"), str(path)], scs, tmp_path)
+    return run([os.path.join(BIN, "ansible-playbook"), str(role_playbook(tmp_path, role_vars))], scs, tmp_path)
 
 
 def markdown_table(text, heading):

@@ -8,9 +8,8 @@ import re
 import subprocess
 
 import pytest
-import yaml
 
-from runner import BIN, REPO, Emulator, ansible_env
+from runner import BIN, REPO, Emulator, ansible_env, role_playbook
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +28,6 @@ def play(emulator, playbook, cwd, extra_vars=None):
     return subprocess.run(command, cwd=str(cwd), env=ansible_env(emulator.env()), capture_output=True, text=True,
                           timeout=180, check=False)
 
-
-def role_playbook(tmp_path, role_vars):
-    path = tmp_path / "role.yml"
-    path.write_text(yaml.safe_dump([{
-        "name": "Role", "hosts": "localhost", "connection": "local", "gather_facts": False,
-        "tasks": [{"name": "Evidence", "ansible.builtin.include_role": {"name": "stamus.scs.pcap_evidence"},
-                   "vars": role_vars}],
-    }], sort_keys=False))
-    return path
 
 
 def reports(dest, ext="md"):

@@ -9,6 +9,7 @@
 - a listener on 127.0.0.2 that records whatever reaches it (a followed redirect would).
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 
+import pytest
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -371,3 +373,17 @@ class Listener(_AcceptLoop):
         finally:
             conn.close()
         self.received.append((peer, data))
+
+
+@contextlib.contextmanager
+def tiny_disk(path, size="1m"):
+    """A tmpfs of ``size`` mounted at ``path`` for the test (skipped where mounting is not allowed)."""
+    path.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % size, "tmpfs", str(path)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip("cannot mount a tmpfs at %s: %s" % (path, (proc.stderr or proc.stdout).strip()))
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)

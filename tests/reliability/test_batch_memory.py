@@ -4,10 +4,8 @@ per flow, not the alerts: the limit is generous (the benchmark's target is 80 Mi
 Disruptions: the temporary directory where the alerts wait fills up."""
 
 import collections
-import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -15,7 +13,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # inputkit, under --import-mode=importlib
 
-from faultkit import crash_signs  # noqa: E402
+from faultkit import crash_signs, tiny_disk  # noqa: E402
 from inputkit import files_under, run_module_direct  # noqa: E402
 from runner import TOKEN_MARKER, Emulator  # noqa: E402
 
@@ -114,17 +112,6 @@ def test_alerts_file_of_50000_alerts_in_flat_memory(emu, tmp_path, ledger):
             rss, RSS_LIMIT_MIB, seconds))
 
 
-@contextlib.contextmanager
-def tiny_disk(path, size):
-    path.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % size, "tmpfs", str(path)],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        pytest.skip("cannot mount a tmpfs at %s: %s" % (path, (proc.stderr or proc.stdout).strip()))
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
 
 
 def test_a_full_temporary_directory_is_a_clear_error(tmp_path, ledger, monkeypatch):

@@ -1,7 +1,6 @@
 """Disruptions around a running alert_pcap batch: SCS killed and restarted, two runs on one evidence directory, a full
 disk. Each uses its own emulator (every probe captures, nothing rotates) and real ansible-playbook runs at -vvv."""
 
-import contextlib
 import json
 import os
 import re
@@ -14,7 +13,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import faultkit as fk  # noqa: E402  pylint: disable=wrong-import-position
-from faultkit import NO_ROTATION, TOKEN_MARKER, Emulator  # noqa: E402  pylint: disable=wrong-import-position
+from faultkit import NO_ROTATION, TOKEN_MARKER, Emulator, tiny_disk  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.integration
 
@@ -153,17 +152,6 @@ def test_two_runs_on_one_evidence_directory_at_once(tmp_path, ledger):
         record_checks(ledger)
 
 
-@contextlib.contextmanager
-def tiny_disk(path, size="1m"):
-    path.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % size, "tmpfs", str(path)],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        pytest.skip("cannot mount a tmpfs at %s: %s" % (path, (proc.stderr or proc.stdout).strip()))
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
 
 
 def test_disk_full_at_the_destination(tmp_path, ledger):

@@ -29,7 +29,6 @@ def play(emulator, playbook, cwd, extra_vars=None):
                           timeout=180, check=False)
 
 
-
 def reports(dest, ext="md"):
     return sorted(dest.glob("report-*." + ext))
 

@@ -112,8 +112,6 @@ def test_alerts_file_of_50000_alerts_in_flat_memory(emu, tmp_path, ledger):
             rss, RSS_LIMIT_MIB, seconds))
 
 
-
-
 def test_a_full_temporary_directory_is_a_clear_error(tmp_path, ledger, monkeypatch):
     """The alerts wait in an unnamed file in TMPDIR: 200 alerts (about 500 KiB) do not fit in 64 KiB. The module runs
     as its own process (ansible-playbook would need TMPDIR for itself)."""

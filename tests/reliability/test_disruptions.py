@@ -152,8 +152,6 @@ def test_two_runs_on_one_evidence_directory_at_once(tmp_path, ledger):
         record_checks(ledger)
 
 
-
-
 def test_disk_full_at_the_destination(tmp_path, ledger):
     with Emulator(tls=True, seed=73, probes=3, templates=1, alerts=400, flows=400, pcap="all", extra_args=NO_ROTATION,
                   token=TOKEN_MARKER) as emu:

@@ -60,7 +60,7 @@ def test_ten_thousand_alerts_in_one_task(emu, tmp_path, ledger):
                                                                 results="all"), tmp_path)
     assert result["_rc"] == 0 and not result.get("failed"), (result.get("msg"), result["_stderr"][-2000:])
     summary = result["summary"]
-    assert summary == {"alerts": 10000, "flows": 10000, "fetched": 10, "present": 0, "no_packets": 0, "flow_absent": 0,
+    assert summary == {"alerts": 10000, "flows": 10000, "fetch": 0, "fetched": 10, "present": 0, "no_packets": 0, "flow_absent": 0,
                        "rotated": 0, "no_capture": 9990, "failed": 0}, summary
     fetched = {entry["alert_id"] for entry in result["results"] if entry["outcome"] == "fetched"}
     assert fetched == {alert["_id"] for alert in real} and len(result["results"]) == 10000

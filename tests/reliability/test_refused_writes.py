@@ -54,7 +54,7 @@ def test_a_read_only_token_changes_nothing_and_says_so(emu, tmp_path, ledger):
     ])
     denied = run["denied"]
     assert denied["failed"] and denied["error_type"] == "ScsPermissionError" and denied["http_status"] == 403
-    assert denied["changed"] is False and denied["probes"] == []
+    assert denied["changed"] is False and denied["probe_states"] == []
     assert [(t["written"], t["changed"], t["after"] == t["before"]) for t in denied["targets"]] == [(False, False, True)] * 3
     assert "permission rules.configuration_edit" in denied["msg"]
     assert "Nothing was written (3 change(s) due: template perimeter, template datacenter, template branch-offices)." \
@@ -92,7 +92,7 @@ def test_a_write_refused_after_an_accepted_one_reports_only_the_accepted_one(emu
         in partial["msg"], partial["msg"]
     held, effective, _audit = flags(emu)
     assert (held[first], held[second], held[third]) == (True, False, False)
-    reported = {probe["name"]: probe["after"] for probe in partial["probes"]}
+    reported = {probe["name"]: probe["after"] for probe in partial["probe_states"]}
     assert reported and reported == {name: effective[name] for name in reported}, (reported, effective)  # what SCS holds
     assert [entry["path"].rstrip("/").rsplit("/", 1)[-1] for entry in patches(emu)] == [
         str(templates[first]), str(templates[second])]  # the third was never sent

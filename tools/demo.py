@@ -11,12 +11,17 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEST = os.path.join(REPO, "demo-output", "evidence")
+sys.path[:0] = [os.path.join(REPO, "tests"), os.path.join(REPO, "tests", "emulator")]
+
+from collection_path import collections_dir  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def run_playbook(name, env, *extra):
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), os.path.join(REPO, "playbooks", name),
                "-e", "dest=%s" % DEST] + list(extra) + sys.argv[1:]
-    return subprocess.run(command, env=env, check=False).returncode
+    # This checkout is the collection stamus.scs, before any installed copy.
+    paths = [collections_dir()] + [path for path in [env.get("ANSIBLE_COLLECTIONS_PATH")] if path]
+    return subprocess.run(command, env=dict(env, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(paths)), check=False).returncode
 
 
 def main():
@@ -25,7 +30,6 @@ def main():
             sys.exit("SCS_URL is set but SCS_TOKEN is not: export the API token of your SCS user as SCS_TOKEN.")
         print("Running against %s" % os.environ["SCS_URL"], flush=True)
         return run_playbook("evidence_pull.yml", os.environ, "-e", "since=24h", "-e", "limit=1")
-    sys.path.insert(0, os.path.join(REPO, "tests", "emulator"))
     from scs_emulator.testing import Emulator  # pylint: disable=import-outside-toplevel
 
     with Emulator(tls=True, pcap="all", extra_args=("--pcap-total-size", "100000000")) as emulator:

@@ -44,3 +44,14 @@ def test_make_emulator_prints_export_lines_to_eval_then_serves():
         finally:
             os.killpg(proc.pid, 15)
             proc.wait(15)
+
+
+def test_the_demo_runs_as_the_readme_starts_it():
+    """`make demo` runs tools/demo.py with no Ansible setting of its own: the demo finds this checkout as the
+    collection by itself, fetches one alert's pcap from the emulator over HTTPS and writes its report."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "SCS_"))}
+    proc = subprocess.run([os.path.join(BIN, "python"), os.path.join(REPO, "tools", "demo.py")], env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "couldn't resolve module" not in proc.stdout + proc.stderr
+    assert "failed=0" in proc.stdout and "fetched" in proc.stdout, proc.stdout[-3000:]

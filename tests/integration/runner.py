@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import yaml
 
@@ -60,6 +61,18 @@ def run_tasks(tmp_path, env, tasks, check=False, verbosity=0, play_extra=None, e
     results = json.loads(result_file.read_text()) if result_file.exists() else None
     assert results is not None, "ansible-playbook did not finish:\n%s\n%s" % (proc.stdout, proc.stderr)
     return PlaybookRun(proc, results)
+
+
+def apply_now(emulator, timeout=30):
+    """Push what is pending and wait until the task is final, so that no test sees another's apply."""
+    task_pk = emulator.rest("POST", "/rest/appliances/probe/update_push_all/").json()["task_pk"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = next(task for task in emulator.state()["tasks"] if task["pk"] == task_pk)
+        if task["status"] == "finished" and not task["will_retry"]:
+            return
+        time.sleep(0.1)
+    raise AssertionError("task %s did not finish" % task_pk)
 
 
 def role_playbook(tmp_path, role_vars):

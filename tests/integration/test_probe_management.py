@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from runner import TOKEN_MARKER, Emulator, run_tasks
+from runner import TOKEN_MARKER, Emulator, apply_now, run_tasks
 
 WRITES = ("PATCH", "POST", "PUT", "DELETE")
 
@@ -185,18 +185,6 @@ def pending_probe(emulator):
                          json={"conditional_pcap": flag}).status_code == 200
     emulator.clear_requests()
     return probe["name"]
-
-
-def apply_now(emulator):
-    """Push what is pending and wait until the task is final, so that no test sees another's apply."""
-    task_pk = emulator.rest("POST", "/rest/appliances/probe/update_push_all/").json()["task_pk"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        task = next(task for task in emulator.state()["tasks"] if task["pk"] == task_pk)
-        if task["status"] == "finished" and not task["will_retry"]:
-            return
-        time.sleep(0.1)
-    raise AssertionError("task %s did not finish" % task_pk)
 
 
 def probe_entry(applied, name):

@@ -7,7 +7,6 @@ import collections
 import json
 import os
 import sys
-import time
 
 import pytest
 
@@ -15,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # inputkit, unde
 
 from faultkit import crash_signs, tiny_disk  # noqa: E402
 from inputkit import files_under, run_module_direct  # noqa: E402
-from runner import TOKEN_MARKER, Emulator  # noqa: E402
+from runner import TOKEN_MARKER, Emulator, apply_now  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -35,21 +34,10 @@ def emu():
         [probe] = [entry for entry in emulator.state()["probes"] if entry["name"] == "probe-01"]
         assert emulator.rest("PATCH", "/rest/appliances/probe/%d/" % probe["appliance_id"],
                              json={"conditional_pcap": True}).status_code == 200
-        apply_now(emulator)
+        apply_now(emulator, timeout=60)
         emulator.real = emulator.add_alerts(probe="probe-01", count=REAL)
         assert all(alert.get("capture_file") for alert in emulator.real)
         yield emulator
-
-
-def apply_now(emulator):
-    task_pk = emulator.rest("POST", "/rest/appliances/probe/update_push_all/").json()["task_pk"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        task = next(task for task in emulator.state()["tasks"] if task["pk"] == task_pk)
-        if task["status"] == "finished" and not task["will_retry"]:
-            return
-        time.sleep(0.2)
-    raise AssertionError("task %s did not finish" % task_pk)
 
 
 def connection(emulator):

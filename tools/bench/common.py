@@ -18,6 +18,7 @@ from runner import (  # noqa: E402,F401  pylint: disable=wrong-import-position,u
     REPO,
     Emulator,
     ansible_env,
+    apply_now,
     read_peak_rss,
     run_module_process,
 )

@@ -7,9 +7,8 @@ import json
 import os
 import shutil
 import tempfile
-import time
 
-from common import Emulator, log, run_module_direct
+from common import Emulator, apply_now, log, run_module_direct
 
 SIZES = (10000, 50000)
 REAL = 10
@@ -19,14 +18,7 @@ FLOW_SHARE = 0.6
 def apply_pcap_on_probe_01(emu):
     probe = next(entry for entry in emu.state()["probes"] if entry["name"] == "probe-01")
     emu.rest("PATCH", "/rest/appliances/probe/%d/" % probe["appliance_id"], json={"conditional_pcap": True}).raise_for_status()
-    task_pk = emu.rest("POST", "/rest/appliances/probe/update_push_all/").json()["task_pk"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        task = next(task for task in emu.state()["tasks"] if task["pk"] == task_pk)
-        if task["status"] == "finished" and not task["will_retry"]:
-            return
-        time.sleep(0.2)
-    raise RuntimeError("the apply task did not finish")
+    apply_now(emu, timeout=60)
 
 
 def write_alerts_file(path, real, count):

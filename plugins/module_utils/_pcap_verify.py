@@ -50,6 +50,11 @@ PARSE_LIMIT = 65536
 # beyond it are ignored.
 BLOCK_READ_LIMIT = 1 << 20
 READ_BUFFER_SIZE = 256 * 1024  # of summarize_pcap's reads
+# With a packet sink (see PcapStream), each packet is handed over whole, so it is kept whole: at most this many
+# captured bytes (libpcap's own cap); a larger one is refused rather than held in memory.
+SINK_PACKET_LIMIT = MAX_SNAPLEN
+# Body of a pcapng packet block kept with a sink: the packet, its fixed fields and its options (comments, hashes...).
+SINK_BLOCK_LIMIT = SINK_PACKET_LIMIT + BLOCK_READ_LIMIT
 # Leading bytes looked at to tell the format (and, for something else, what it looks like).
 SNIFF_LEN = 64
 
@@ -246,12 +251,13 @@ def _truncated(what, offset, declared, remaining):
 
 
 class _Summary:
-    """Counters filled while walking the records."""
+    """Counters filled while walking the records (and the sink the packets go to, if any)."""
 
     __slots__ = ("packets", "bytes", "first_time", "last_time", "flow", "flow_packets", "flow_parseable",
-                 "flow_encapsulation")
+                 "flow_encapsulation", "sink")
 
-    def __init__(self, flow):
+    def __init__(self, flow, sink=None):
+        self.sink = sink
         self.packets = 0
         self.bytes = 0
         self.first_time = None  # microseconds since 1970 of the first timestamped record in file order
@@ -392,6 +398,7 @@ class _ClassicReader(_Units):
         self._flow = None
         self._packets = self._bytes = 0
         self._first = self._last = None  # (seconds, fraction) of the first and last records
+        self._record = None  # (ticks, caplen, original length) of the record in progress, with a sink
         self.expect(PCAP_HEADER_LEN, self._file_header, ("pcap file header", 0, PCAP_HEADER_LEN, 0))
 
     def _file_header(self, header):
@@ -405,11 +412,43 @@ class _ClassicReader(_Units):
         if summary.flow is not None and self.linktype not in PARSEABLE_LINKTYPES:
             summary.flow_parseable = False
         self._flow = summary.flow if summary.flow_parseable else None
+        if summary.sink is not None:
+            summary.sink.section(self.byte_order)
+            summary.sink.interface(self.linktype, snaplen, 1000000000 if self.resolution == "ns" else 1000000, 0)
         self._expect_record(self.position, 1)
 
     def _expect_record(self, offset, number):
         what = ("record header of packet %d" % number, offset, PCAP_RECORD_LEN, offset)
-        self.expect(PCAP_RECORD_LEN, self._record_header, what, boundary=True, scan=self._scan)
+        if self._summary.sink is not None:
+            self.expect(PCAP_RECORD_LEN, self._sink_record_header, what, boundary=True)
+        else:
+            self.expect(PCAP_RECORD_LEN, self._record_header, what, boundary=True, scan=self._scan)
+
+    def _sink_record_header(self, header):
+        """A record header, with a sink: its whole packet is gathered next (one record at a time, no fast scan)."""
+        offset = self._unit[1]
+        seconds, fraction, caplen, origlen = self._unpack_record(header)
+        number = self._packets + 1
+        if caplen > self._limit:
+            raise PcapFormatError("packet %d at offset %d declares %d captured bytes, more than the snaplen %d"
+                                  % (number, offset, caplen, self.snaplen))
+        _check_sink_packet(number, offset, caplen)
+        self._packets, self._bytes = number, self._bytes + caplen
+        self._last = (seconds, fraction)
+        if self._first is None:
+            self._first = self._last
+        ticks = seconds * (1000000000 if self.resolution == "ns" else 1000000) + fraction
+        self._record = (ticks, caplen, origlen)
+        self.expect(caplen, self._sink_record_body, ("packet %d" % number, offset, caplen, self.position))
+
+    def _sink_record_body(self, body):
+        ticks, caplen, origlen = self._record
+        if self._flow is not None:
+            encapsulation = flow_layer(self.linktype, body, self._flow, 0, caplen)
+            if encapsulation is not None:
+                self._summary.count_flow_packet(encapsulation)
+        self._summary.sink.packet(0, ticks, origlen, body)
+        self._expect_record(self.position, self._packets + 1)
 
     def _record_header(self, header):
         """A record header that arrived in pieces."""
@@ -600,12 +639,30 @@ def _enhanced_packet_fields(state, endian, block_type, data, body_len, number, o
     return interface, caplen, (high << 32) | low, 20
 
 
+def _check_sink_packet(number, offset, caplen):
+    if caplen > SINK_PACKET_LIMIT:
+        raise PcapFormatError("packet %d at offset %d has %d captured bytes, more than the %d a copy of the capture "
+                              "handles" % (number, offset, caplen, SINK_PACKET_LIMIT))
+
+
+def _sink_packet(summary, endian, block_type, data, caplen, ticks, data_offset):
+    """Hand a pcapng packet to the sink: its interface's index in the section, timestamp, original length, bytes."""
+    if block_type == PCAPNG_BT_SPB:
+        index, origlen = 0, struct.unpack_from(endian + "I", data)[0]
+    else:
+        index = struct.unpack_from(endian + ("I" if block_type == PCAPNG_BT_EPB else "H"), data)[0]
+        origlen = struct.unpack_from(endian + "I", data, 16)[0]
+    summary.sink.packet(index, ticks, origlen, data[data_offset:data_offset + caplen])
+
+
 def _count_packet(state, summary, endian, block_type, data, length, offset):
     number = summary.packets + 1
     if block_type == PCAPNG_BT_SPB:
         interface, caplen, ticks, data_offset = _simple_packet_fields(state, endian, data, length - 12, number, offset)
     else:
         interface, caplen, ticks, data_offset = _enhanced_packet_fields(state, endian, block_type, data, length - 12, number, offset)
+    if summary.sink is not None:
+        _check_sink_packet(number, offset, caplen)
     summary.packets = number
     summary.bytes += caplen
     if ticks is not None:  # first/last times come from the timestamped blocks only
@@ -617,6 +674,8 @@ def _count_packet(state, summary, endian, block_type, data, length, offset):
         encapsulation = flow_layer(interface.linktype, data, summary.flow, data_offset, end)
         if encapsulation is not None:
             summary.count_flow_packet(encapsulation)
+    if summary.sink is not None:
+        _sink_packet(summary, endian, block_type, data, caplen, ticks, data_offset)
 
 
 class _PcapngReader(_Units):
@@ -672,6 +731,8 @@ class _PcapngReader(_Units):
         _check_trailer(rest, endian, length, "section header block", offset)
         if self._state.byte_order is None:
             self._state.byte_order = byte_order
+        if self._summary.sink is not None:
+            self._summary.sink.section(byte_order)
         self._endian = endian
         self._block_header = struct.Struct(endian + "II").unpack_from
         self._expect_block()
@@ -689,6 +750,11 @@ class _PcapngReader(_Units):
         self._block = (block_type, length, offset)
         if block_type in (PCAPNG_BT_EPB, PCAPNG_BT_SPB, PCAPNG_BT_PB):
             keep = PARSE_LIMIT + 32
+            if self._summary.sink is not None:
+                if length - 12 > SINK_BLOCK_LIMIT:
+                    raise PcapFormatError("pcapng packet block at offset %d has %d bytes, more than the %d a copy of "
+                                          "the capture handles" % (offset, length, SINK_BLOCK_LIMIT + 12))
+                keep = SINK_BLOCK_LIMIT
         elif block_type == PCAPNG_BT_IDB:
             keep = BLOCK_READ_LIMIT
         else:
@@ -709,6 +775,9 @@ class _PcapngReader(_Units):
             state.interfaces.append(interface)
             if state.first_interface is None:
                 state.first_interface = interface
+            if summary.sink is not None:
+                summary.sink.interface(interface.linktype, interface.snaplen, interface.ticks_per_second,
+                                       interface.offset_seconds)
             if summary.flow is not None and interface.linktype not in PARSEABLE_LINKTYPES:
                 summary.flow_parseable = False
         else:
@@ -737,10 +806,17 @@ class PcapStream:
     A malformed capture raises PcapFormatError from the ``feed`` that shows it, a truncated one from ``finish``, with
     the message summarize_pcap gives for the same file. ``five_tuple`` is checked here (ValueError). Memory stays
     flat whatever the capture holds: at most one capped block is kept (BLOCK_READ_LIMIT).
+
+    A ``sink`` (for copying the capture, see _pcapng_annotate.py) is told, in file order: ``section(byte_order)`` at
+    the start of the file (of each pcapng section), ``interface(linktype, snaplen, ticks_per_second, offset_seconds)``
+    for the classic header (of each pcapng interface), and ``packet(interface_index, ticks, original_length, data)``
+    for each packet (``ticks`` in its interface's units, None for a pcapng Simple Packet Block; ``data`` the whole
+    captured bytes, a view valid during the call only). With a sink a packet is kept whole, so one of more than
+    SINK_PACKET_LIMIT captured bytes is refused (PcapFormatError).
     """
 
-    def __init__(self, five_tuple=None):
-        self._summary = _Summary(FlowFilter(five_tuple) if five_tuple is not None else None)
+    def __init__(self, five_tuple=None, sink=None):
+        self._summary = _Summary(FlowFilter(five_tuple) if five_tuple is not None else None, sink)
         self._head = bytearray()  # the first bytes, until they tell the format
         self._reader = None
         self.size = 0

@@ -137,19 +137,27 @@ class FlowEvidence(Chain):
         """Write the manifest ``manifest`` (its members but alerts) listing ``alerts`` (an iterable) atomically."""
         atomic_write_chunks(self.manifest_path, manifest_chunks(manifest, alerts), mode=mode)
 
-    def merge(self, alerts, mode):
+    def merge(self, alerts, mode, update=None):
         """Add to the existing manifest those of ``alerts()`` (a function returning an iterable, called twice) that it
-        does not list yet; return how many were added (0 too when there is no manifest to add to)."""
+        does not list yet; return how many were added (0 too when there is no manifest to add to).
+
+        ``update(manifest, added, listed)``, when given, is called first with the manifest's members, how many alerts
+        are added and a function returning every alert the manifest will list: it may change the members (the
+        annotated copy) and returns whether to write the manifest even when no alert is added."""
         known = set()
         manifest = self.read_manifest(known)
         if manifest is None:
             return 0
         added = sum(1 for _alert in unique_alerts(alerts(), known))
-        if added:
-            manifest["recorded"] = utc_now()
+
+        def listed_alerts():
             listed = set()
-            self.write_manifest(manifest, _chain_iterables(unique_alerts(self.manifest_alerts(), listed),
-                                                           unique_alerts(alerts(), listed)), mode)
+            return _chain_iterables(unique_alerts(self.manifest_alerts(), listed), unique_alerts(alerts(), listed))
+
+        rewrite = update(manifest, added, listed_alerts) if update is not None else False
+        if added or rewrite:
+            manifest["recorded"] = utc_now()
+            self.write_manifest(manifest, listed_alerts(), mode)
         return added
 
 

@@ -41,6 +41,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._evidence import (
 )
 from ansible_collections.stamus.scs.plugins.module_utils._files import prepare_directory
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import PcapFormatError
+from ansible_collections.stamus.scs.plugins.module_utils._pcapng_annotate import AnnotatedRefresh, annotate_flow, annotated_path
 from ansible_collections.stamus.scs.plugins.module_utils._spool import AlertSpool
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
@@ -182,7 +183,7 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
     """One alert_pcap run: reads the alerts, fetches their flows with ``workers`` threads, reports per alert."""
 
     def __init__(self, client_factory, dest, force=False, on_empty="warn", mode=0o640, workers=4, context=None,
-                 on_flow_absent="warn", download_limits=None, results="auto", check_mode=False):
+                 on_flow_absent="warn", download_limits=None, results="auto", check_mode=False, annotated=False):
         self._client_factory = client_factory
         self._local = threading.local()
         self.dest = dest
@@ -195,6 +196,7 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         self.download_limits = download_limits or {}
         self.results_mode = results
         self.check_mode = check_mode
+        self.annotated = annotated  # write <flow_id>.annotated.pcapng beside each pcap kept (see _pcapng_annotate)
         self.flows = {}
         self.probes = {}
         self.spool = None
@@ -382,11 +384,16 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         facts.update((key, summary.get(key)) for key in PCAP_FACT_KEYS)
         places = self.spool.entries(flow)
         listed = set()
+        manifest = build_manifest(flow, facts, self.context, timeline, source)
         try:
-            flow.write_manifest(build_manifest(flow, facts, self.context, timeline, source),
-                                unique_alerts(self.spool.read(places), listed), self.mode)
+            if self.annotated:
+                manifest["annotated"] = annotate_flow(flow, unique_alerts(self.spool.read(places), set()),
+                                                      facts["sha256"], self.mode)
+            flow.write_manifest(manifest, unique_alerts(self.spool.read(places), listed), self.mode)
         except BaseException:
             os.unlink(flow.pcap_path)  # a pcap without its custody manifest is not evidence
+            if self.annotated and os.path.exists(annotated_path(flow.pcap_path)):
+                os.unlink(annotated_path(flow.pcap_path))
             raise
         flow.written, flow.unique = len(places), len(listed)
         if summary["header_only"]:
@@ -468,15 +475,22 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
                                      "fired, so SCS holds no packets for it." % flow.probe)
 
     def _merge(self, flow):
+        refresh = AnnotatedRefresh(flow, self.mode) if self.annotated else None
         try:
-            added = flow.merge(lambda: self.spool.read(self.spool.entries(flow)), self.mode)
+            added = flow.merge(lambda: self.spool.read(self.spool.entries(flow)), self.mode, update=refresh)
         except OSError as err:
-            self._settle(flow, Outcome("failed", "The pcap of flow %d of %s is kept, but its manifest could not list "
+            self._settle(flow, Outcome("failed", "The pcap of flow %d of %s is kept, but its manifest%s could not list "
                                                  "the flow's other alerts: %s (%s). Free space or fix the permissions of "
-                                                 "dest and run again." % (flow.flow_id, flow.probe, err.strerror or err,
+                                                 "dest and run again." % (flow.flow_id, flow.probe,
+                                                                          " and its annotated copy" if refresh else "",
+                                                                          err.strerror or err,
                                                                           getattr(err, "filename", "") or "")))
             return
-        if added:
+        except ScsError as err:  # the annotated copy could not be made
+            self._settle(flow, Outcome("failed", "%s The pcap of flow %d of %s is kept with its manifest." % (
+                err, flow.flow_id, flow.probe)))
+            return
+        if added or (refresh is not None and refresh.written):
             flow.changed = True
 
 

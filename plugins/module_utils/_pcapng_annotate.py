@@ -36,7 +36,7 @@ import re
 import struct
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsLimitError
-from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks
+from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks, sha256_file
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import (
     READ_BUFFER_SIZE,
     FlowFilter,
@@ -372,3 +372,35 @@ def write_annotated(pcap_path, dest, alerts, pcap_sha256, manifest_name, mode=0o
         raise ScsLimitError("Cannot write the annotated copy of %s: %s." % (pcap_path, err)) from None
     return {"file": os.path.basename(dest), "sha256": sha256, "size": size, "comments": writer.comments,
             "nearest": len(plan.nearest), "unmatched": plan.unmatched}
+
+
+# ---------------------------------------------------------------------------------------------
+# A flow's copy (alert_pcap's annotated=true)
+# ---------------------------------------------------------------------------------------------
+
+def annotate_flow(flow, alerts, pcap_sha256, mode):
+    """Write the annotated copy of a FlowEvidence's pcap for ``alerts`` (an iterable); return its manifest member."""
+    return write_annotated(flow.pcap_path, annotated_path(flow.pcap_path), alerts, pcap_sha256,
+                           os.path.basename(flow.manifest_path), mode=mode)
+
+
+class AnnotatedRefresh:
+    """The ``update`` of FlowEvidence.merge for annotated=true: the copy is (re)written when alerts are added to the
+    manifest, or when the manifest names no copy or one that is missing or differs from it (a rerun that asks for
+    it); ``written`` says whether it was."""
+
+    def __init__(self, flow, mode):
+        self.flow = flow
+        self.mode = mode
+        self.written = False
+
+    def __call__(self, manifest, added, listed):
+        path = annotated_path(self.flow.pcap_path)
+        member = manifest.get("annotated")
+        if not added and isinstance(member, dict) and member.get("file") == os.path.basename(path) \
+                and os.path.isfile(path) and sha256_file(path) == member.get("sha256"):
+            return False
+        pcap = manifest.get("pcap") if isinstance(manifest.get("pcap"), dict) else {}
+        manifest["annotated"] = annotate_flow(self.flow, listed(), pcap.get("sha256"), self.mode)
+        self.written = True
+        return True

@@ -157,6 +157,25 @@ options:
       - Free-form facts recorded in every manifest under C(collected_by.custody), for example a case number or the
         requester.
     type: dict
+  annotated:
+    description:
+      - Also write C(<flow_id>.annotated.pcapng) beside each pcap kept, for reading in Wireshark or tshark - the same
+        packets, bytes and timestamps, with a packet comment (C(frame.comment)) on the packet of each alert of the
+        flow (its signature, C([gid:sid:rev]), severity, time and C(_id)), and a section comment naming the manifest
+        and the original pcap with its sha256. The original pcap and its sha256 never change; the copy is listed in
+        the manifest under C(annotated) (C(file), C(sha256), C(size), C(comments), C(nearest), C(unmatched)).
+      - The packet of an alert is the first packet of its 5-tuple (either direction, outer packet or inside a tunnel)
+        with the alert's timestamp to the microsecond (Suricata stamps an alert with its packet's time), or to the
+        precision its time has. When none has it, the comment goes on the flow's last packet before the alert's time
+        and says so (counted in C(nearest)); an alert with no packet of its flow at or before its time, or without a
+        usable time or 5-tuple, gets no comment (counted in C(unmatched)).
+      - Alert text is quoted as data, control characters escaped, the signature cut to 512 characters.
+      - The copy is rewritten, before the manifest, when a later run adds alerts to the flow's manifest; a run that
+        finds a pcap C(present) whose manifest lists no copy (or one that is missing or altered) writes it.
+      - A packet of more than 262,144 captured bytes cannot be copied (the flow fails with a message).
+      - In check mode nothing is written.
+    type: bool
+    default: false
 notes:
   - A query without O(limit) is read oldest first, page by page, and past the 10,000 results SCS can page through; once
     10,000 are read, the next ones start at the newest C(@timestamp) read (SCS's bounds are inclusive; the alerts read
@@ -234,6 +253,12 @@ EXAMPLES = r"""
     fail_on: none
   register: pull
 
+- name: The pcaps of an incident with an annotated copy to open in Wireshark (one comment per alert)
+  stamus.scs.alert_pcap:
+    flow_id: 2077942411095108
+    dest: /srv/evidence/INC-4211
+    annotated: true
+
 - name: Show the outcome
   ansible.builtin.debug:
     var: pull.summary
@@ -305,6 +330,9 @@ results:
         - Path of the custody manifest, when one is on disk.
         - In it, C(pcap.size) is the size of the pcap file (what C(pcap.sha256) covers) and C(pcap.bytes) the packet
           data in it (the sum of the packets' captured lengths, without the file and per-packet headers).
+        - With O(annotated=true), C(annotated) names the annotated copy C(<flow_id>.annotated.pcapng) beside it, with
+          its C(sha256), C(size) and how many packet comments it has (C(comments); C(nearest) of them on the nearest
+          earlier packet) and how many alerts got none (C(unmatched)).
       type: str
       sample: /srv/evidence/INC-4211/probe-01/2077942411095108.json
     sha256:
@@ -469,6 +497,7 @@ def main():
             fail_on={"type": "str", "choices": ["any", "none"], "default": "any"},
             results={"type": "str", "choices": list(RESULTS_MODES), "default": "auto"},
             custody={"type": "dict"},
+            annotated={"type": "bool", "default": False},
         ),
         mutually_exclusive=[("since", "from")],
         required_one_of=[GIVEN_ALERTS + ALERT_FILTER_OPTIONS],
@@ -496,7 +525,7 @@ def main():
             run = EvidenceRun(module.new_client, params["dest"], force=params["force"], on_empty=params["on_empty"],
                               mode=mode, workers=params["workers"], context=lambda: custody_context(module),
                               on_flow_absent=params["on_flow_absent"], download_limits=limits,
-                              results=params["results"])
+                              results=params["results"], annotated=params["annotated"])
             with directory_lock(params["dest"], params["lock_timeout"]):
                 stale = remove_stale_parts(params["dest"], depth=1)
                 result = run.run(source)

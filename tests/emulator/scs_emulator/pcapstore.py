@@ -340,7 +340,12 @@ class StoreIndex:
             for name in [name for name in self.files if name not in present]:
                 self._forget(name)
             for name, store_file in present.items():
-                if name not in self.files:
+                entry = self.files.get(name)
+                # A file may have grown since it was learned, then stopped being its thread's newest (a rotation).
+                if entry is not None and _signature(store_file.path) != entry[1]:
+                    self._forget(name)
+                    entry = None
+                if entry is None:
                     self._learn(store_file)
             self.listed = mtime
             self.newest = {}

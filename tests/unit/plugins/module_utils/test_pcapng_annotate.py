@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.stamus.scs.plugins.module_utils import _files
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsLimitError
+from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import SINK_PACKET_LIMIT, PcapFormatError, PcapStream
 from ansible_collections.stamus.scs.plugins.module_utils._pcapng_annotate import (
     NEAREST_NOTE,
     SIGNATURE_CHARS,
@@ -270,3 +271,46 @@ def test_mode_and_memory_flat(tmp_path):
     assert os.path.getsize(source) > 4 * 1024 * 1024 and peak < 2 * 1024 * 1024
     assert result["comments"] == 1
     assert os.stat(annotated_path(str(source))).st_mode & 0o777 == 0o600
+
+
+class Recorder:
+    """A PcapStream sink that records every call."""
+
+    def __init__(self):
+        self.calls = []
+
+    def section(self, byte_order):
+        self.calls.append(("section", byte_order))
+
+    def interface(self, *fields):
+        self.calls.append(("interface",) + fields)
+
+    def packet(self, index, ticks, origlen, data):
+        self.calls.append(("packet", index, ticks, origlen, bytes(data)))
+
+
+@pytest.mark.parametrize("kind", ["pcap", "pcapng", "geneve"])
+def test_sink_sees_the_same_packets_whatever_the_pieces(tmp_path, kind):
+    if kind == "geneve":
+        data = open(os.path.join(CAPTURES, "geneve.pcapng"), "rb").read()  # pylint: disable=consider-using-with
+    else:
+        write = classic_pcap if kind == "pcap" else pcapng
+        data = write(tmp_path / "x", PACKETS).read_bytes()
+    whole = Recorder()
+    stream = PcapStream(sink=whole)
+    stream.feed(data)
+    summary = stream.finish()
+    assert [call[0] for call in whole.calls].count("packet") == summary["packets"] > 0
+    for size in (1, 7, 64):
+        pieces = Recorder()
+        stream = PcapStream(sink=pieces)
+        for start in range(0, len(data), size):
+            stream.feed(data[start:start + size])
+        assert stream.finish() == summary and pieces.calls == whole.calls
+
+
+def test_sink_refuses_a_packet_it_cannot_hold(tmp_path):
+    huge = classic_pcap(tmp_path / "x", [(TS, 0, b"\0" * (SINK_PACKET_LIMIT + 1))], snaplen=SINK_PACKET_LIMIT * 2)
+    assert PcapStream().feed(huge.read_bytes()) is None  # without a sink, only its headers are looked at
+    with pytest.raises(PcapFormatError, match="more than the 262144 a copy of the capture handles"):
+        PcapStream(sink=Recorder()).feed(huge.read_bytes())

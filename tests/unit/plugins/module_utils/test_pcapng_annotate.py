@@ -181,8 +181,8 @@ def test_no_exact_packet_goes_on_the_flows_last_earlier_packet_and_says_so(tmp_p
 
 def test_millisecond_time_matches_a_packet_of_that_millisecond(tmp_path):
     source = classic_pcap(tmp_path / "123.pcap", PACKETS)
-    result, (_s, _i, got) = annotate(tmp_path, source, [{**alert(None), "timestamp": None,
-                                                          "@timestamp": "2026-05-02T10:00:01.000Z"}])
+    in_ms = dict(alert(None), timestamp=None, **{"@timestamp": "2026-05-02T10:00:01.000Z"})
+    result, (_s, _i, got) = annotate(tmp_path, source, [in_ms])
     assert [len(packet[4]) for packet in got] == [0, 0, 0, 1] and result["nearest"] == 0
 
 

@@ -41,6 +41,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._evidence import (
 )
 from ansible_collections.stamus.scs.plugins.module_utils._files import prepare_directory
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import PcapFormatError
+from ansible_collections.stamus.scs.plugins.module_utils._signing import SigningError
 from ansible_collections.stamus.scs.plugins.module_utils._spool import AlertSpool
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
@@ -182,7 +183,7 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
     """One alert_pcap run: reads the alerts, fetches their flows with ``workers`` threads, reports per alert."""
 
     def __init__(self, client_factory, dest, force=False, on_empty="warn", mode=0o640, workers=4, context=None,
-                 on_flow_absent="warn", download_limits=None, results="auto", check_mode=False):
+                 on_flow_absent="warn", download_limits=None, results="auto", check_mode=False, signer=None):
         self._client_factory = client_factory
         self._local = threading.local()
         self.dest = dest
@@ -195,6 +196,7 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         self.download_limits = download_limits or {}
         self.results_mode = results
         self.check_mode = check_mode
+        self.signer = signer  # of _signing, or None: manifests are written unsigned
         self.flows = {}
         self.probes = {}
         self.spool = None
@@ -277,7 +279,7 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         flow = self.flows.get(key)
         if flow is None:
             probe = self.probes.setdefault(key[0], key[0])  # one string per probe name, not one per flow
-            flow = self.flows[key] = FlowEvidence(self.dest, probe, key[1])
+            flow = self.flows[key] = FlowEvidence(self.dest, probe, key[1], signer=self.signer)
         return flow
 
     def _reject(self, raw, where, reason):
@@ -475,6 +477,10 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
                                                  "the flow's other alerts: %s (%s). Free space or fix the permissions of "
                                                  "dest and run again." % (flow.flow_id, flow.probe, err.strerror or err,
                                                                           getattr(err, "filename", "") or "")))
+            return
+        except SigningError as err:
+            self._settle(flow, Outcome("failed", "The pcap of flow %d of %s is kept with its earlier manifest, which "
+                                                 "does not list the flow's other alerts: %s" % (flow.flow_id, flow.probe, err)))
             return
         if added:
             flow.changed = True

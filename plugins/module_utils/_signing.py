@@ -74,15 +74,19 @@ def read_key_file(path, what="sign_key"):
     """The bytes of a key file, at most MAX_KEY_BYTES, or a clear error naming it (a symlink is followed: keys are
     often linked from a vault mount)."""
     try:
-        with open(path, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise SigningError("%s %s is not a regular file. %s." % (what, path, KEY_FIX))
-            data = handle.read(MAX_KEY_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO does not block the check
     except FileNotFoundError:
         raise SigningError("%s %s does not exist. %s." % (what, path, KEY_FIX)) from None
+    except IsADirectoryError:
+        raise SigningError("%s %s is not a regular file. %s." % (what, path, KEY_FIX)) from None
     except OSError as err:
         raise SigningError("Cannot read %s %s: %s. Give the user that runs the module read access to it." % (
             what, path, err.strerror or err)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SigningError("%s %s is not a regular file. %s." % (what, path, KEY_FIX))
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(MAX_KEY_BYTES + 1)
     if len(data) > MAX_KEY_BYTES:
         raise SigningError("%s %s is larger than %d bytes: it is not a key file. %s." % (what, path, MAX_KEY_BYTES, KEY_FIX))
     return data

@@ -38,6 +38,9 @@ try:
 except ImportError:  # pragma: no cover - ansible-core depends on cryptography
     HAS_CRYPTOGRAPHY = False
 
+    class InvalidSignature(Exception):
+        """Stands for cryptography's, so that importers load; nothing raises it without cryptography."""
+
 # The SSHSIG namespace of manifest signatures: a signature made for another use (git commits, files) does not verify.
 SSH_NAMESPACE = "stamus.scs-evidence"
 SIGNATURE_SUFFIX = ".sig"
@@ -269,6 +272,8 @@ def _load(loader, data, secret, path, passphrase):
 
 def load_public_key(path):
     """An Ed25519 public key in PEM (``openssl pkey -pubout``), for evidence_verify's public_key."""
+    if not HAS_CRYPTOGRAPHY:  # pragma: no cover
+        raise ScsConfigError("public_key needs the Python package cryptography on the host the module runs on; install it.")
     data = read_key_file(path, what="public_key")
     try:
         key = serialization.load_pem_public_key(data)

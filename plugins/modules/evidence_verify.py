@@ -129,6 +129,9 @@ flows:
           the manifest that it does not list).
       type: list
       elements: dict
+    problems_unlisted:
+      description: How many problems of the flow RV(flows[].problems) leaves out, past 50.
+      type: int
 flows_unlisted:
   description: Flows left out of RV(flows) past 10,000.
   returned: always

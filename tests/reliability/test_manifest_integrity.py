@@ -151,10 +151,8 @@ def test_a_key_that_cannot_sign_fails_before_any_call_to_scs(emu, tmp_path, ledg
     private, _public = keys(tmp_path)
     alert = flows_of(emu)[9][0]
     emu.clear_requests()
-    run = run_tasks(tmp_path, emu.env(), [
-        {"name": "Wrong passphrase", "stamus.scs.alert_pcap": {"alerts": [alert], "dest": str(tmp_path / "e"),
-                                                                "sign_key": str(private), "sign_key_passphrase": "wrong"},
-         "register": "wrong"}])
+    args = {"alerts": [alert], "dest": str(tmp_path / "e"), "sign_key": str(private), "sign_key_passphrase": "wrong"}
+    run = run_tasks(tmp_path, emu.env(), [{"name": "Wrong passphrase", "stamus.scs.alert_pcap": args, "register": "wrong"}])
     wrong = run["wrong"]
     assert wrong["failed"] and "cannot be read with the sign_key_passphrase given" in wrong["msg"], wrong
     assert emu.requests() == [] and "wrong" not in wrong["msg"].replace("(wrong passphrase", "")

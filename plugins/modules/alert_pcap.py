@@ -340,6 +340,8 @@ results:
         - Path of the custody manifest, when one is on disk.
         - In it, C(pcap.size) is the size of the pcap file (what C(pcap.sha256) covers) and C(pcap.bytes) the packet
           data in it (the sum of the packets' captured lengths, without the file and per-packet headers).
+        - With O(sign_key), its detached signature is beside it, C(<flow_id>.json.sig), and it records the key's
+          fingerprint in C(signed_by).
       type: str
       sample: /srv/evidence/INC-4211/probe-01/2077942411095108.json
     sha256:

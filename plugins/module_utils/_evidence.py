@@ -20,6 +20,12 @@ from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_wr
 from ansible_collections.stamus.scs.plugins.module_utils._json_stream import JsonDocuments, JsonStreamError
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_steps import prepare_alert
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import FlowFilter
+from ansible_collections.stamus.scs.plugins.module_utils._signing import (
+    check_before_resigning,
+    sign_beside,
+    signature_path,
+    signed_by,
+)
 from ansible_collections.stamus.scs.plugins.module_utils._spool import Chain
 
 MANIFEST_SCHEMA = "stamus.scs/evidence-manifest/v1"
@@ -65,9 +71,9 @@ class FlowEvidence(Chain):
     """
 
     __slots__ = ("dest", "probe", "flow_id", "source_time", "source_id", "source", "dispatched", "written", "unique",
-                 "outcome", "message", "facts", "changed")
+                 "outcome", "message", "facts", "changed", "signer")
 
-    def __init__(self, dest, probe, flow_id):
+    def __init__(self, dest, probe, flow_id, signer=None):
         super().__init__()
         self.dest = dest
         self.probe = probe
@@ -82,6 +88,7 @@ class FlowEvidence(Chain):
         self.message = None
         self.facts = None
         self.changed = False
+        self.signer = signer  # of _signing: each manifest written gets its detached signature
 
     @property
     def directory(self):
@@ -134,8 +141,28 @@ class FlowEvidence(Chain):
             yield alert
 
     def write_manifest(self, manifest, alerts, mode):
-        """Write the manifest ``manifest`` (its members but alerts) listing ``alerts`` (an iterable) atomically."""
-        atomic_write_chunks(self.manifest_path, manifest_chunks(manifest, alerts), mode=mode)
+        """Write the manifest ``manifest`` (its members but alerts) listing ``alerts`` (an iterable) atomically; with a
+        signer, its signature is written from the complete new manifest just before it takes its place (a failed
+        signature leaves the previous manifest, or none). Without one, a signature of an earlier manifest is removed:
+        it would no longer match."""
+        manifest = {key: value for key, value in manifest.items() if key != "signed_by"}
+        if self.signer is None:
+            atomic_write_chunks(self.manifest_path, manifest_chunks(manifest, alerts), mode=mode)
+            _remove(signature_path(self.manifest_path))
+            return
+        manifest["signed_by"] = signed_by(self.signer)
+        signed = []
+
+        def sign(part):
+            sign_beside(self.signer, part, self.manifest_path, mode)
+            signed.append(True)
+
+        try:
+            atomic_write_chunks(self.manifest_path, manifest_chunks(manifest, alerts), mode=mode, before_commit=sign)
+        except OSError:
+            if signed:  # the rename failed: the new signature matches no manifest
+                _remove(signature_path(self.manifest_path))
+            raise
 
     def merge(self, alerts, mode, update=None):
         """Add to the existing manifest those of ``alerts()`` (a function returning an iterable, called twice) that it
@@ -149,6 +176,8 @@ class FlowEvidence(Chain):
         if manifest is None:
             return 0
         added = sum(1 for _alert in unique_alerts(alerts(), known))
+        if self.signer is not None and (added or update is not None):
+            check_before_resigning(self.signer, self.manifest_path, manifest.get("signed_by"))
 
         def listed_alerts():
             listed = set()
@@ -159,6 +188,13 @@ class FlowEvidence(Chain):
             manifest["recorded"] = utc_now()
             self.write_manifest(manifest, listed_alerts(), mode)
         return added
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _chain_iterables(*iterables):

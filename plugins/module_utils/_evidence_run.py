@@ -42,6 +42,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._evidence import (
 from ansible_collections.stamus.scs.plugins.module_utils._files import prepare_directory
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import PcapFormatError
 from ansible_collections.stamus.scs.plugins.module_utils._pcapng_annotate import AnnotatedRefresh, annotate_flow, annotated_path
+from ansible_collections.stamus.scs.plugins.module_utils._signing import SigningError
 from ansible_collections.stamus.scs.plugins.module_utils._spool import AlertSpool
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
@@ -183,7 +184,8 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
     """One alert_pcap run: reads the alerts, fetches their flows with ``workers`` threads, reports per alert."""
 
     def __init__(self, client_factory, dest, force=False, on_empty="warn", mode=0o640, workers=4, context=None,
-                 on_flow_absent="warn", download_limits=None, results="auto", check_mode=False, annotated=False):
+                 on_flow_absent="warn", download_limits=None, results="auto", check_mode=False, annotated=False,
+                 signer=None):
         self._client_factory = client_factory
         self._local = threading.local()
         self.dest = dest
@@ -197,6 +199,7 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         self.results_mode = results
         self.check_mode = check_mode
         self.annotated = annotated  # write <flow_id>.annotated.pcapng beside each pcap kept (see _pcapng_annotate)
+        self.signer = signer  # of _signing, or None: manifests are written unsigned
         self.flows = {}
         self.probes = {}
         self.spool = None
@@ -279,7 +282,7 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         flow = self.flows.get(key)
         if flow is None:
             probe = self.probes.setdefault(key[0], key[0])  # one string per probe name, not one per flow
-            flow = self.flows[key] = FlowEvidence(self.dest, probe, key[1])
+            flow = self.flows[key] = FlowEvidence(self.dest, probe, key[1], signer=self.signer)
         return flow
 
     def _reject(self, raw, where, reason):
@@ -485,6 +488,10 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
                                                                           " and its annotated copy" if refresh else "",
                                                                           err.strerror or err,
                                                                           getattr(err, "filename", "") or "")))
+            return
+        except SigningError as err:
+            self._settle(flow, Outcome("failed", "The pcap of flow %d of %s is kept with its earlier manifest, which "
+                                                 "does not list the flow's other alerts: %s" % (flow.flow_id, flow.probe, err)))
             return
         except ScsError as err:  # the annotated copy could not be made
             self._settle(flow, Outcome("failed", "%s The pcap of flow %d of %s is kept with its manifest." % (

@@ -96,11 +96,13 @@ def write_all(fd, data):
         view = view[os.write(fd, view):]
 
 
-def atomic_write_chunks(dest, chunks, mode=0o640):
+def atomic_write_chunks(dest, chunks, mode=0o640, before_commit=None):
     """Write an iterable of byte chunks to ``dest``; return ``(size, sha256 hex)``.
 
     For small files (manifests, state): they go to a PartFile, fsynced with ``mode``, then renamed over ``dest``. On
     any failure (``chunks`` may raise to stop the write) the temporary file is removed and the exception propagates.
+    ``before_commit(path)``, when given, is called with the complete temporary file's path before the rename (a
+    manifest's signature is made from it).
     Downloads take the pipeline of _pipeline.py instead.
     """
     digest = hashlib.sha256()
@@ -111,6 +113,8 @@ def atomic_write_chunks(dest, chunks, mode=0o640):
             digest.update(chunk)
             size += len(chunk)
         part.sync(mode)
+        if before_commit is not None:
+            before_commit(part.path)
         part.commit()
     return size, digest.hexdigest()
 

@@ -176,6 +176,34 @@ options:
       - In check mode nothing is written.
     type: bool
     default: false
+  sign_key:
+    description:
+      - A private key to sign every manifest this run writes with, on the host the module runs on. The detached
+        signature of the manifest's exact bytes goes to C(<flow_id>.json.sig) beside it; the manifest records the
+        key's fingerprint (as C(ssh-keygen -l) shows it) in C(signed_by), never the key.
+      - An Ed25519 private key in PEM (PKCS#8; C(openssl genpkey -algorithm ed25519 -out key.pem)) gives the raw
+        64-byte Ed25519 signature, which C(openssl pkeyutl -verify -pubin -inkey key.pub.pem -rawin -in 123.json
+        -sigfile 123.json.sig) checks.
+      - An OpenSSH private key (C(ssh-keygen -t ed25519 -f key)) is signed with C(ssh-keygen -Y sign) in the
+        namespace C(stamus.scs-evidence), which C(ssh-keygen -Y verify -n stamus.scs-evidence) checks against an
+        allowed_signers file; C(ssh-keygen) must be on the E(PATH).
+      - The key is checked before any call to SCS (missing, unreadable, another type, encrypted without
+        O(sign_key_passphrase)).
+      - Each signature is written just before its manifest takes its place. When it cannot be made, the manifest
+        is not written - a new flow keeps nothing and fails, a flow whose later alerts were to be merged keeps its
+        earlier, signed manifest and fails.
+      - A run that merges alerts into a signed manifest first checks that manifest's signature with the same key,
+        and refuses (the flow fails) when it does not match, so that a changed manifest is never re-signed.
+        A manifest written without O(sign_key) has no signature (an earlier one, which would no longer match, is
+        removed). Manifests already present and unchanged are not signed.
+      - M(stamus.scs.evidence_verify) (or the C(stamus.scs.verify_evidence) playbook) checks them.
+    type: path
+  sign_key_passphrase:
+    description:
+      - The passphrase of an encrypted O(sign_key). Never logged; give it from a vault.
+      - For an OpenSSH key it reaches C(ssh-keygen) through an askpass helper that reads it from the child's
+        environment, never on a command line or in a file.
+    type: str
 notes:
   - A query without O(limit) is read oldest first, page by page, and past the 10,000 results SCS can page through; once
     10,000 are read, the next ones start at the newest C(@timestamp) read (SCS's bounds are inclusive; the alerts read
@@ -258,6 +286,12 @@ EXAMPLES = r"""
     flow_id: 2077942411095108
     dest: /srv/evidence/INC-4211
     annotated: true
+- name: Sign every manifest with an Ed25519 key (openssl genpkey -algorithm ed25519 -out /etc/scs/evidence.pem)
+  stamus.scs.alert_pcap:
+    signature_id: 2029743
+    since: 24h
+    dest: /srv/evidence/INC-4211
+    sign_key: /etc/scs/evidence.pem
 
 - name: Show the outcome
   ansible.builtin.debug:
@@ -333,6 +367,8 @@ results:
         - With O(annotated=true), C(annotated) names the annotated copy C(<flow_id>.annotated.pcapng) beside it, with
           its C(sha256), C(size) and how many packet comments it has (C(comments); C(nearest) of them on the nearest
           earlier packet) and how many alerts got none (C(unmatched)).
+        - With O(sign_key), its detached signature is beside it, C(<flow_id>.json.sig), and it records the key's
+          fingerprint in C(signed_by).
       type: str
       sample: /srv/evidence/INC-4211/probe-01/2077942411095108.json
     sha256:
@@ -449,6 +485,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._files import (
     remove_stale_parts,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_steps import download_limits
+from ansible_collections.stamus.scs.plugins.module_utils._signing import load_signer
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 MAX_LISTED = 10
@@ -498,9 +535,12 @@ def main():
             results={"type": "str", "choices": list(RESULTS_MODES), "default": "auto"},
             custody={"type": "dict"},
             annotated={"type": "bool", "default": False},
+            sign_key={"type": "path"},
+            sign_key_passphrase={"type": "str", "no_log": True},
         ),
         mutually_exclusive=[("since", "from")],
         required_one_of=[GIVEN_ALERTS + ALERT_FILTER_OPTIONS],
+        required_by={"sign_key_passphrase": "sign_key"},
         supports_check_mode=True,
         unechoed=("alerts",),
     )
@@ -513,6 +553,7 @@ def main():
         mode = file_mode(params["mode"])
         limits = download_limits(params)
         check_within(params["dest"], params["dest_root"])
+        signer = load_signer(params["sign_key"], params["sign_key_passphrase"]) if params["sign_key"] else None
         reads_scs = all(params[name] is None for name in GIVEN_ALERTS)
         if module.check_mode:
             source = alert_source(module.client if reads_scs else None, params)
@@ -525,7 +566,7 @@ def main():
             run = EvidenceRun(module.new_client, params["dest"], force=params["force"], on_empty=params["on_empty"],
                               mode=mode, workers=params["workers"], context=lambda: custody_context(module),
                               on_flow_absent=params["on_flow_absent"], download_limits=limits,
-                              results=params["results"], annotated=params["annotated"])
+                              results=params["results"], annotated=params["annotated"], signer=signer)
             with directory_lock(params["dest"], params["lock_timeout"]):
                 stale = remove_stale_parts(params["dest"], depth=1)
                 result = run.run(source)

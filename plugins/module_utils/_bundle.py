@@ -122,7 +122,7 @@ class Evidence:
                                        self.manifest_path, relative, where))
         path = os.path.join(self.directory, relative)
         try:
-            info = _regular(path, "The file %s (%s)" % (relative, where))
+            info = _regular(path, "The file listed as %s," % where)
         except FileNotFoundError:
             raise ScsEvidenceError("%s, listed in the manifest %s (%s), is missing; nothing was written. Fetch the "
                                    "evidence again (alert_pcap force=true) or restore the file." % (
@@ -137,7 +137,7 @@ def _regular(path, what):
     """os.lstat of ``path``; ScsEvidenceError unless it is a regular file (never through a symbolic link)."""
     info = os.lstat(path)
     if not stat.S_ISREG(info.st_mode):
-        raise ScsEvidenceError("%s %s is %s, not a regular file; refusing to read it. Nothing was written." % (
+        raise ScsEvidenceError("%s %s is %s, not a regular file; refusing to read it; nothing was written." % (
             what, path, "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a file"))
     return info
 

@@ -32,7 +32,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._text import printable,
 MANIFEST_MAX_BYTES = 256 << 20  # a manifest of some 100,000 alerts
 SIGNATURE_MAX_BYTES = 64 << 10
 MAX_SIGNATURES = 50  # distinct signature texts returned, each cut to SIGNATURE_TEXT_CHARS
-SIGNATURE_TEXT_CHARS = 300
+SIGNATURE_TEXT_CHARS = 1024
 COMPRESS_LEVEL = 6
 READ_SIZE = 1 << 20
 SHA256_RE = re.compile(r"[0-9a-f]{64}")  # fullmatch

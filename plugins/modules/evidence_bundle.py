@@ -28,7 +28,7 @@ description:
     is written to a temporary file beside O(bundle), then renamed into place. Nothing partial is ever left.
   - Idempotent. An existing O(bundle) with the same bytes is left alone (C(changed=false)).
   - Caps. A manifest larger than 256 MiB and a signature larger than 64 KiB are refused. RV(signatures) holds at most
-    50 distinct signature texts, each cut to 300 characters, with control characters escaped.
+    50 distinct signature texts, each cut to 1,024 characters, with control characters escaped.
   - Needs no SCS connection; it runs where the evidence is.
 author:
   - Stamus Networks (@StamusNetworks)
@@ -37,7 +37,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: In check mode every file is read and checked and the bundle's bytes are computed, not written.
+    description:
+      - In check mode every file is read and checked and the bundle's bytes are computed, not written.
+      - The directory of O(bundle) may be missing in check mode, as a task before may be about to create it.
   diff_mode:
     support: none
     description: Binary files are not diffed.
@@ -148,12 +150,12 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfi
 from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks, file_mode, refuse_symlink
 
 
-def bundle_path(bundle, evidence):
+def bundle_path(bundle, evidence, check_mode):
     refuse_symlink(bundle, "bundle")
     if os.path.isdir(bundle) or bundle.endswith(os.sep):
         bundle = os.path.join(bundle, bundle_name(evidence.probe, evidence.flow_id))
         refuse_symlink(bundle, "bundle")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(bundle))):
+    if not check_mode and not os.path.isdir(os.path.dirname(os.path.abspath(bundle))):
         raise ScsConfigError("The directory of bundle %s does not exist: create it first." % bundle)
     if os.path.realpath(bundle) in {os.path.realpath(listed.path) for listed in evidence.files}:
         raise ScsConfigError("bundle %s is one of the files it bundles: write it elsewhere." % bundle)
@@ -185,7 +187,7 @@ def main():
     try:
         mode = file_mode(params["mode"])
         evidence = Evidence(params["manifest"])
-        path = result["bundle"] = bundle_path(params["bundle"], evidence)
+        path = result["bundle"] = bundle_path(params["bundle"], evidence, module.check_mode)
         checksum = path + ".sha256"
         if module.check_mode:
             sha256, size, members = bundle_digest(evidence)

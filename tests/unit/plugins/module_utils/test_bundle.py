@@ -225,7 +225,7 @@ def test_memory_stays_flat_for_a_large_pcap(tmp_path):
     digest = hashlib.sha256()
     with open(str(pcap), "wb") as handle:
         block = os.urandom(1 << 20)  # incompressible, so the gzip stream is as large as the pcap
-        for _ in range(64):
+        for _block in range(64):
             handle.write(block)
             digest.update(block)
     manifest = write_manifest(str(directory), {"schema": MANIFEST_SCHEMA, "probe": "probe-01", "flow_id": FLOW,

@@ -12,8 +12,8 @@ class ModuleDocFragment:
 options:
   mode:
     description:
-      - Permissions of the pcap files (and of M(stamus.scs.alert_pcap)'s manifests), checked before anything is
-        downloaded.
+      - Permissions of the pcap files (and of M(stamus.scs.alert_pcap)'s manifests, of M(stamus.scs.evidence_bundle)'s
+        bundles), checked before anything is downloaded or written.
       - An octal string such as V('0640'), or a symbolic mode such as V(u=rw,g=r,o=), applied to V(0640) as for a
         new file. Quote an octal mode in YAML. An unquoted V(0640) is read as an octal number, which is accepted too.
       - The file gets these permissions from its creation, before it is renamed into place.

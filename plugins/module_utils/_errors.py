@@ -74,3 +74,8 @@ class ScsLimitError(ScsError):
 
 class ScsQueryWindowError(ScsError):
     """The query matches more results than SCS can page through (the 10,000 window)."""
+
+
+class ScsEvidenceError(ScsError):
+    """Evidence on disk does not match its custody manifest (a file missing, changed or not where the layout puts it),
+    or the manifest is not one; nothing was written."""

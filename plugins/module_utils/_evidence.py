@@ -195,10 +195,10 @@ def five_tuple_of(alert):
     return five_tuple
 
 
-def build_manifest(flow, pcap_facts, context, steps, source_alert):
+def build_manifest(flow, pcap_facts, context, steps, source_alert, artifacts=None):
     """The custody record of one flow's pcap, but its alerts: what it is, where it came from, who fetched it and
-    when."""
-    return {
+    when; ``artifacts``: more members (flow_events, files: _flow_artifacts.py)."""
+    return dict(artifacts or {}, **{
         "schema": MANIFEST_SCHEMA,
         "probe": flow.probe,
         "flow_id": flow.flow_id,
@@ -208,4 +208,4 @@ def build_manifest(flow, pcap_facts, context, steps, source_alert):
         "collected_by": context["collected_by"],
         "steps": steps,
         "recorded": utc_now(),
-    }
+    })

@@ -157,6 +157,35 @@ options:
       - Free-form facts recorded in every manifest under C(collected_by.custody), for example a case number or the
         requester.
     type: dict
+  flow_events:
+    description:
+      - Save the events of each fetched flow (SCS's C(events_from_flow_id): its alerts, flow, app-layer and fileinfo
+        events, at most 100, newest first) beside its pcap as C(<flow_id>.events.json), listed with its sha256 in the
+        manifest's C(flow_events) member (C(events), C(types), and C(truncated) when 100 came back).
+      - The events are stored as received (sorted keys, indented), never interpreted; at most 16 MiB of them are read.
+      - The events are looked for on the flow's probe, within a day of the alert the flow was extracted with.
+      - A failure to get them keeps the pcap and records the failure in the manifest (C(outcome), C(message)), with a
+        warning; a later run fetches them again.
+    type: bool
+    default: true
+  files:
+    description:
+      - Fetch the files Suricata extracted from each fetched flow (its C(fileinfo) events with C(stored) true) from
+        SCS's filestore (status, retrieve, download) into C(<flow_id>.files/<sha256>), listed in the manifest's C(files)
+        member.
+      - A file is kept only when its bytes hash to its sha256 and it is at most O(max_file_size); a sha256 that is not
+        64 lowercase hex digits is never used. A file that is not kept is listed with its outcome (C(too_large),
+        C(not_on_probe) or C(failed)) and a message, leaves nothing behind, and never costs the flow its pcap.
+      - A present pcap whose manifest lacks the events or files asked for, or whose listed ones no longer match their
+        sha256, gets them fetched and its manifest rewritten.
+    type: bool
+    default: false
+  max_file_size:
+    description:
+      - The largest extracted file O(files) keeps, counted on the bytes received, for example V(100M) or V(2G).
+      - Larger files are listed with the outcome C(too_large) and not kept.
+    type: bytes
+    default: 100M
 notes:
   - A query without O(limit) is read oldest first, page by page, and past the 10,000 results SCS can page through; once
     10,000 are read, the next ones start at the newest C(@timestamp) read (SCS's bounds are inclusive; the alerts read
@@ -420,6 +449,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._files import (
     prepare_directory,
     remove_stale_parts,
 )
+from ansible_collections.stamus.scs.plugins.module_utils._flow_artifacts import ArtifactOptions
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_steps import download_limits
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
@@ -469,6 +499,9 @@ def main():
             fail_on={"type": "str", "choices": ["any", "none"], "default": "any"},
             results={"type": "str", "choices": list(RESULTS_MODES), "default": "auto"},
             custody={"type": "dict"},
+            flow_events={"type": "bool", "default": True},
+            files={"type": "bool", "default": False},
+            max_file_size={"type": "bytes", "default": "100M"},
         ),
         mutually_exclusive=[("since", "from")],
         required_one_of=[GIVEN_ALERTS + ALERT_FILTER_OPTIONS],
@@ -483,6 +516,8 @@ def main():
         check_selection(params)
         mode = file_mode(params["mode"])
         limits = download_limits(params)
+        artifacts = ArtifactOptions(params["flow_events"], params["files"], params["max_file_size"],
+                                    limits["time_limit"])
         check_within(params["dest"], params["dest_root"])
         reads_scs = all(params[name] is None for name in GIVEN_ALERTS)
         if module.check_mode:
@@ -496,7 +531,7 @@ def main():
             run = EvidenceRun(module.new_client, params["dest"], force=params["force"], on_empty=params["on_empty"],
                               mode=mode, workers=params["workers"], context=lambda: custody_context(module),
                               on_flow_absent=params["on_flow_absent"], download_limits=limits,
-                              results=params["results"])
+                              results=params["results"], artifacts=artifacts)
             with directory_lock(params["dest"], params["lock_timeout"]):
                 stale = remove_stale_parts(params["dest"], depth=1)
                 result = run.run(source)

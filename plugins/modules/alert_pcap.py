@@ -236,6 +236,16 @@ EXAMPLES = r"""
     flow_id: 2077942411095108
     dest: /srv/evidence/INC-4211
 
+- name: An incident's flow with its events and the files extracted from it (up to 20 MiB each)
+  stamus.scs.alert_pcap:
+    signature_id: 2018959
+    flow_id: 1259054449405574
+    dest: /srv/evidence/INC-4211
+    files: true
+    max_file_size: 20M
+    custody:
+      case: INC-4211
+
 - name: The pcaps of the Declarations of Compromise of the last day
   stamus.scs.alert_pcap:
     event_kinds: [doc]
@@ -322,7 +332,10 @@ results:
       type: str
       sample: fetched
     message:
-      description: Why, for every outcome but C(fetched) and C(present).
+      description:
+        - Why, for every outcome but C(fetched) and C(present).
+        - For C(fetched) and C(present), which of the flow's events or extracted files were not kept and why, when some
+          were not (O(flow_events), O(files)).
       type: str
       sample: null
     pcap:
@@ -334,6 +347,12 @@ results:
         - Path of the custody manifest, when one is on disk.
         - In it, C(pcap.size) is the size of the pcap file (what C(pcap.sha256) covers) and C(pcap.bytes) the packet
           data in it (the sum of the packets' captured lengths, without the file and per-packet headers).
+        - With O(flow_events), its C(flow_events) member names C(<flow_id>.events.json) with its C(sha256), C(size),
+          C(events), C(types) (events per type) and C(truncated) (100 came back, the most SCS sends); or, when they
+          could not be read, C(outcome=failed) and C(message).
+        - With O(files), its C(files) member lists each stored file of the flow's fileinfo events with its C(sha256),
+          C(filename) (as the event names it, control characters escaped), C(outcome) and, once fetched, C(file)
+          (C(<flow_id>.files/<sha256>)) and C(size); the others have a C(message).
       type: str
       sample: /srv/evidence/INC-4211/probe-01/2077942411095108.json
     sha256:
@@ -414,6 +433,10 @@ summary:
   description:
     - How many alerts ended in each outcome, and how many alerts and flows there were.
     - C(fetch) counts the alerts whose pcap would be fetched, in check mode; it is V(0) in a real run.
+    - C(flow_events) counts the flows whose events were saved (C(fetched)) or could not be (C(failed)); C(files) counts
+      the extracted files by outcome (C(fetched), C(too_large), C(not_on_probe), C(failed)). Both are per flow
+      fetched in this run (or completed, for a present pcap), and all zero in check mode. A file or an event set that
+      was not kept never fails the task: its pcap is kept, the task warns, and the manifest says why.
   returned: always
   type: dict
   sample:
@@ -427,6 +450,8 @@ summary:
     no_capture: 6
     failed: 0
     fetch: 0
+    flow_events: {fetched: 102, failed: 0}
+    files: {fetched: 14, too_large: 1, not_on_probe: 2, failed: 0}
 """
 
 import getpass

@@ -318,11 +318,11 @@ class ScsClient:
     # -- sending ----------------------------------------------------------------------------------
 
     def request(self, method, path, params=None, json=None, files=None, retry=None, download_deadline=None,
-                max_bytes=MAX_JSON_BYTES):
+                max_bytes=None):
         """Send one call; return ``(response, body)`` for a 2xx answer or raise a typed ScsError.
 
         ``body`` is the decoded JSON answer: each attempt, its body included, ends within ``timeout`` seconds, and
-        at most ``max_bytes`` (MAX_JSON_BYTES) are decoded. With ``download_deadline`` (a ``time.monotonic()`` value)
+        at most ``max_bytes`` (default MAX_JSON_BYTES) are decoded. With ``download_deadline`` (a ``time.monotonic()`` value)
         the call is a download: the response comes back unread (the caller reads and closes it) and ``body`` is None.
 
         Only idempotent methods are retried unless ``retry`` says otherwise. A POST is never
@@ -364,7 +364,7 @@ class ScsClient:
                 self._failed_attempt(call, method, path, exc, attempt, may_retry and retry)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def get_json(self, path, params=None, max_bytes=MAX_JSON_BYTES):
+    def get_json(self, path, params=None, max_bytes=None):
         return self.request("GET", path, params=params, max_bytes=max_bytes)[1]
 
     def send_json(self, method, path, params=None, json=None, files=None):
@@ -396,7 +396,8 @@ class ScsClient:
                     "serves HTTPS on this port, use https://.")
         return "Check that scs_url is right and SCS is reachable; raise timeout for a slow server."
 
-    def _read_json(self, call, method, path, response, deadline, limit=MAX_JSON_BYTES):
+    def _read_json(self, call, method, path, response, deadline, limit=None):
+        limit = MAX_JSON_BYTES if limit is None else limit
         body = bytearray()
         try:
             for piece in self._decoded(response, deadline, limit):

@@ -40,7 +40,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._evidence import (
     utc_now,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._files import prepare_directory
-from ansible_collections.stamus.scs.plugins.module_utils._flow_artifacts import FILE_OUTCOMES, FlowArtifacts, missing
+from ansible_collections.stamus.scs.plugins.module_utils._flow_artifacts import FILE_OUTCOMES, FlowArtifacts, discard, missing
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import PcapFormatError
 from ansible_collections.stamus.scs.plugins.module_utils._spool import AlertSpool
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
@@ -389,12 +389,14 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         facts.update((key, summary.get(key)) for key in PCAP_FACT_KEYS)
         places = self.spool.entries(flow)
         listed = set()
+        artifacts = NO_ARTIFACTS
         try:
             artifacts = self._fetch_artifacts(client, flow, source)
             flow.write_manifest(build_manifest(flow, facts, self.context, timeline, source, artifacts.members),
                                 unique_alerts(self.spool.read(places), listed), self.mode)
         except BaseException:
             os.unlink(flow.pcap_path)  # a pcap without its custody manifest is not evidence
+            discard(flow.directory, artifacts.members)
             raise
         flow.written, flow.unique = len(places), len(listed)
         if artifacts.problems:
@@ -422,7 +424,11 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         """A present pcap whose manifest lacks an artifact asked for: fetch the artifacts and rewrite the manifest."""
         fetched = self._fetch_artifacts(self._client(), flow, flow.source)
         manifest = dict(existing, recorded=utc_now(), **fetched.members)
-        flow.write_manifest(manifest, flow.manifest_alerts(), self.mode)
+        try:
+            flow.write_manifest(manifest, flow.manifest_alerts(), self.mode)
+        except BaseException:
+            discard(flow.directory, fetched.members)  # not listed by any manifest: not evidence
+            raise
         return Outcome("present", artifact_message(flow, fetched.problems) if fetched.problems else None,
                        facts=existing["pcap"], changed=True)
 

@@ -76,6 +76,24 @@ def missing(directory, flow_id, manifest, options):
     return False
 
 
+def discard(directory, members):
+    """Remove the files ``members`` (a manifest's flow_events and files) name, once no manifest will list them."""
+    emptied = set()
+    for entry in [members.get("flow_events")] + list(members.get("files") or []):
+        if isinstance(entry, dict) and entry.get("file"):
+            path = os.path.join(directory, entry["file"])
+            emptied.add(os.path.dirname(path))
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    for folder in emptied - {directory}:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass  # not empty: an earlier run's files
+
+
 class Fetched:  # pylint: disable=too-few-public-methods
     """What fetch() got for one flow: the manifest ``members``, the ``problems`` to warn about, and ``tally`` (keys
     ``flow_events.<outcome>`` and ``files.<outcome>``)."""
@@ -111,14 +129,13 @@ class FlowArtifacts:
         except (ScsAuthenticationError, ScsPermissionError):
             raise
         except (ScsError, OSError) as err:
-            message = "The events of flow %d of %s were not kept: %s" % (flow.flow_id, flow.probe, _reason(err))
+            message = "The events of flow %d of %s could not be read%s: %s" % (
+                flow.flow_id, flow.probe, " nor its files fetched" if self.options.files else "", _reason(err))
             done.problems.append(message)
+            done.tally["flow_events.failed"] += 1
             if self.options.flow_events:
                 done.members["flow_events"] = {"outcome": "failed", "message": message}
-                done.tally["flow_events.failed"] += 1
-            if self.options.files:
-                done.members["files"] = [{"sha256": None, "outcome": "failed", "message": message}]
-                done.tally["files.failed"] += 1
+            # No files member: a later run sees it missing and tries again.
             return done
         if self.options.files:
             done.members["files"] = self._files(client, flow, events, done)

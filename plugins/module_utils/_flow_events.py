@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
 
 from ansible_collections.stamus.scs.plugins.module_utils._alert_api import FLOW_ID_FIELD, TIMESTAMP_FIELD
@@ -74,7 +75,7 @@ def save_events(path, events, mode):
     data = (json.dumps(events, sort_keys=True, indent=2) + "\n").encode("utf-8")
     size, sha256 = atomic_write_chunks(path, [data], mode=mode)
     count = sum(len(value) for value in events.values())
-    return {"file": path.rsplit("/", 1)[-1], "sha256": sha256, "size": size, "events": count,
+    return {"file": os.path.basename(path), "sha256": sha256, "size": size, "events": count,
             "types": {key: len(value) for key, value in events.items()}, "truncated": count >= MAX_EVENTS}
 
 

@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.stamus.scs.plugins.module_utils import _errors as errors
 from ansible_collections.stamus.scs.plugins.module_utils._client import ScsClient
 from ansible_collections.stamus.scs.plugins.module_utils._filestore import fetch_file, stored_files
-from ansible_collections.stamus.scs.plugins.module_utils._flow_artifacts import ArtifactOptions, FlowArtifacts, missing
+from ansible_collections.stamus.scs.plugins.module_utils._flow_artifacts import ArtifactOptions, FlowArtifacts, discard, missing
 from ansible_collections.stamus.scs.plugins.module_utils._flow_events import (
     MAX_EVENTS_BYTES,
     events_params,
@@ -144,8 +144,8 @@ def test_events_failure_keeps_going_and_leaves_nothing(client, fake_server, tmp_
     fake_server.add("GET", EVENTS, status=500, json={"detail": "ES failure: boom"})
     fetched = FlowArtifacts(ArtifactOptions(files=True), 0o640).fetch(client, flow_at(tmp_path), ALERT)
     assert fetched.members["flow_events"]["outcome"] == "failed" and "boom" in fetched.members["flow_events"]["message"]
-    assert fetched.members["files"][0]["outcome"] == "failed" and fetched.problems
-    assert os.listdir(tmp_path) == []
+    assert "files" not in fetched.members and "nor its files" in fetched.problems[0]
+    assert fetched.tally == {"flow_events.failed": 1} and os.listdir(tmp_path) == []
 
 
 def test_refused_token_is_raised(client, fake_server, tmp_path):
@@ -158,3 +158,13 @@ def test_refused_token_is_raised(client, fake_server, tmp_path):
 def test_max_file_size_must_be_positive():
     with pytest.raises(errors.ScsConfigError, match="max_file_size"):
         ArtifactOptions(files=True, max_file_size=0)
+
+
+def test_discarded_artifacts_leave_nothing(client, fake_server, tmp_path):
+    fake_server.add("GET", "/rest/rules/system_settings/", json={"es_keyword": "raw"})
+    fake_server.add("GET", EVENTS, json=events_with({"sha256": SHA, "stored": True}))
+    serve_file(fake_server)
+    fetched = FlowArtifacts(ArtifactOptions(files=True), 0o640).fetch(client, flow_at(tmp_path), ALERT)
+    assert sorted(os.listdir(tmp_path)) == ["42.events.json", "42.files"]
+    discard(str(tmp_path), fetched.members)
+    assert os.listdir(tmp_path) == []

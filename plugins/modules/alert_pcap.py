@@ -159,8 +159,8 @@ options:
     type: dict
   flow_events:
     description:
-      - Save the events of each fetched flow (SCS's C(events_from_flow_id): its alerts, flow, app-layer and fileinfo
-        events, at most 100, newest first) beside its pcap as C(<flow_id>.events.json), listed with its sha256 in the
+      - Save the events of each fetched flow (SCS's C(events_from_flow_id), that is its alerts, flow, app-layer and
+        fileinfo events, at most 100, newest first) beside its pcap as C(<flow_id>.events.json), listed with its sha256 in the
         manifest's C(flow_events) member (C(events), C(types), and C(truncated) when 100 came back).
       - The events are stored as received (sorted keys, indented), never interpreted; at most 16 MiB of them are read.
       - The events are looked for on the flow's probe, within a day of the alert the flow was extracted with.
@@ -436,7 +436,7 @@ summary:
     - C(flow_events) counts the flows whose events were saved (C(fetched)) or could not be (C(failed)); C(files) counts
       the extracted files by outcome (C(fetched), C(too_large), C(not_on_probe), C(failed)). Both are per flow
       fetched in this run (or completed, for a present pcap), and all zero in check mode. A file or an event set that
-      was not kept never fails the task: its pcap is kept, the task warns, and the manifest says why.
+      was not kept never fails the task; its pcap is kept, the task warns, and the manifest says why.
   returned: always
   type: dict
   sample:

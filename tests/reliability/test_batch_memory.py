@@ -53,7 +53,8 @@ def check_run(emu, result, dest, alerts, flows):
     assert result["_rc"] == 0 and not result.get("failed"), (result.get("msg"), result["_stderr"][-2000:])
     assert result["summary"] == {"alerts": alerts, "flows": flows, "fetched": REAL, "present": 0, "no_packets": 0,
                                  "flow_absent": 0, "rotated": 0, "no_capture": alerts - REAL, "failed": 0, "fetch": 0,
-                                 "flow_events": {"fetched": REAL, "failed": 0}, "files": {"fetched": 0, "too_large": 0, "not_on_probe": 0, "failed": 0}}, result["summary"]
+                                 "flow_events": {"fetched": REAL, "failed": 0},
+                                 "files": {"fetched": 0, "too_large": 0, "not_on_probe": 0, "failed": 0}}, result["summary"]
     assert pcap_calls(emu) == {"upload": REAL, "extract_pcap": REAL, "retrieve": REAL, "download": REAL}
     names = files_under(dest)
     assert len(names) == 3 * REAL and all(name.endswith((".pcap", ".json")) for name in names), names  # no spool left

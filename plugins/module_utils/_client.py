@@ -46,6 +46,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsProtocolError,
     ScsQueryWindowError,
     ScsServerError,
+    ScsSizeLimitError,
     ScsTransportError,
     ScsValidationError,
 )
@@ -213,9 +214,9 @@ class _DownloadFill:
         size = self._body.readinto(view if room >= len(view) else view[:room])
         self.received += size
         if self.received > self._max_size:
-            raise ScsLimitError("%s: the file grew past max_size (%s); the transfer was stopped and nothing was kept. "
-                                "Raise max_size if pcaps this large are expected." % (
-                                    self._call, human_size(self._max_size)), method="GET", path=self._path)
+            raise ScsSizeLimitError("%s: the file grew past max_size (%s); the transfer was stopped and nothing was "
+                                    "kept. Raise max_size if pcaps this large are expected." % (
+                                        self._call, human_size(self._max_size)), method="GET", path=self._path)
         if self._length is not None and self.received > self._length:
             raise ScsLimitError("%s: SCS sent more than the %s it announced (Content-Length); the transfer was stopped "
                                 "and nothing was kept." % (self._call, human_size(self._length)),
@@ -316,12 +317,13 @@ class ScsClient:
 
     # -- sending ----------------------------------------------------------------------------------
 
-    def request(self, method, path, params=None, json=None, files=None, retry=None, download_deadline=None):
+    def request(self, method, path, params=None, json=None, files=None, retry=None, download_deadline=None,
+                max_bytes=None):
         """Send one call; return ``(response, body)`` for a 2xx answer or raise a typed ScsError.
 
         ``body`` is the decoded JSON answer: each attempt, its body included, ends within ``timeout`` seconds, and
-        at most MAX_JSON_BYTES are decoded. With ``download_deadline`` (a ``time.monotonic()`` value) the call is a
-        download: the response comes back unread (the caller reads and closes it) and ``body`` is None.
+        at most ``max_bytes`` (default MAX_JSON_BYTES) are decoded. With ``download_deadline`` (a ``time.monotonic()`` value)
+        the call is a download: the response comes back unread (the caller reads and closes it) and ``body`` is None.
 
         Only idempotent methods are retried unless ``retry`` says otherwise. A POST is never
         repeated once it may have reached the server; one whose connection could not even be
@@ -357,13 +359,13 @@ class ScsClient:
                 return response, None
             try:
                 with contextlib.closing(response):
-                    return response, self._read_json(call, method, path, response, deadline)
+                    return response, self._read_json(call, method, path, response, deadline, max_bytes)
             except (body_reader.BodyBroken, body_reader.DeadlinePassed) as exc:
                 self._failed_attempt(call, method, path, exc, attempt, may_retry and retry)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def get_json(self, path, params=None):
-        return self.request("GET", path, params=params)[1]
+    def get_json(self, path, params=None, max_bytes=None):
+        return self.request("GET", path, params=params, max_bytes=max_bytes)[1]
 
     def send_json(self, method, path, params=None, json=None, files=None):
         return self.request(method, path, params=params, json=json, files=files)[1]
@@ -394,16 +396,17 @@ class ScsClient:
                     "serves HTTPS on this port, use https://.")
         return "Check that scs_url is right and SCS is reachable; raise timeout for a slow server."
 
-    def _read_json(self, call, method, path, response, deadline):
+    def _read_json(self, call, method, path, response, deadline, limit=None):
+        limit = MAX_JSON_BYTES if limit is None else limit
         body = bytearray()
         try:
-            for piece in self._decoded(response, deadline, MAX_JSON_BYTES):
+            for piece in self._decoded(response, deadline, limit):
                 body += piece
         except body_reader.TooLarge:
             raise ScsLimitError(
                 "%s: the answer is larger than %s once decoded, the most the collection reads from one API call; "
                 "nothing of it was used. Ask for less per call (a smaller page_size or limit)." % (
-                    call, human_size(MAX_JSON_BYTES)), method=method, path=path, status=response.status_code) from None
+                    call, human_size(limit)), method=method, path=path, status=response.status_code) from None
         except body_reader.BadEncoding as exc:
             raise ScsProtocolError(
                 "%s: HTTP %s with a body that cannot be decoded (%s). Check that scs_url points at SCS and not at a "
@@ -520,9 +523,9 @@ class ScsClient:
                 **kwargs)
         length = body_reader.content_length(response)
         if length is not None and length > max_size:
-            raise ScsLimitError("%s: the file is %s, more than max_size (%s); nothing was written to %s. Raise "
-                                "max_size if pcaps this large are expected." % (
-                                    call, human_size(length), human_size(max_size), dest), **kwargs)
+            raise ScsSizeLimitError("%s: the file is %s, more than max_size (%s); nothing was written to %s. Raise "
+                                    "max_size if pcaps this large are expected." % (
+                                        call, human_size(length), human_size(max_size), dest), **kwargs)
         directory = os.path.dirname(os.path.abspath(dest))
         free = free_space(directory)
         if length is not None and free is not None and length > free:

@@ -72,6 +72,10 @@ class ScsLimitError(ScsError):
     """
 
 
+class ScsSizeLimitError(ScsLimitError):
+    """A download refused for its size: announced or received past its ``max_size``."""
+
+
 class ScsQueryWindowError(ScsError):
     """The query matches more results than SCS can page through (the 10,000 window)."""
 

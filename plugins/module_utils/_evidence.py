@@ -164,6 +164,12 @@ class FlowEvidence(Chain):
                 _remove(signature_path(self.manifest_path))
             raise
 
+    def check_before_rewrite(self, manifest):
+        """With a signer, refuse to rewrite (and so re-sign) the manifest ``manifest`` read from disk when its
+        signature does not hold: a changed manifest is never laundered by a later run."""
+        if self.signer is not None:
+            check_before_resigning(self.signer, self.manifest_path, manifest.get("signed_by"))
+
     def merge(self, alerts, mode, update=None):
         """Add to the existing manifest those of ``alerts()`` (a function returning an iterable, called twice) that it
         does not list yet; return how many were added (0 too when there is no manifest to add to).
@@ -176,8 +182,8 @@ class FlowEvidence(Chain):
         if manifest is None:
             return 0
         added = sum(1 for _alert in unique_alerts(alerts(), known))
-        if self.signer is not None and (added or update is not None):
-            check_before_resigning(self.signer, self.manifest_path, manifest.get("signed_by"))
+        if added or update is not None:
+            self.check_before_rewrite(manifest)
 
         def listed_alerts():
             listed = set()
@@ -239,10 +245,10 @@ def five_tuple_of(alert):
     return five_tuple
 
 
-def build_manifest(flow, pcap_facts, context, steps, source_alert):
+def build_manifest(flow, pcap_facts, context, steps, source_alert, artifacts=None):
     """The custody record of one flow's pcap, but its alerts: what it is, where it came from, who fetched it and
-    when."""
-    return {
+    when; ``artifacts``: more members (flow_events, files: _flow_artifacts.py)."""
+    return dict(artifacts or {}, **{
         "schema": MANIFEST_SCHEMA,
         "probe": flow.probe,
         "flow_id": flow.flow_id,
@@ -252,4 +258,4 @@ def build_manifest(flow, pcap_facts, context, steps, source_alert):
         "collected_by": context["collected_by"],
         "steps": steps,
         "recorded": utc_now(),
-    }
+    })

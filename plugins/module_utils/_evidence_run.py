@@ -40,6 +40,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._evidence import (
     utc_now,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._files import prepare_directory
+from ansible_collections.stamus.scs.plugins.module_utils._flow_artifacts import FILE_OUTCOMES, FlowArtifacts, discard, missing
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import PcapFormatError
 from ansible_collections.stamus.scs.plugins.module_utils._pcapng_annotate import AnnotatedRefresh, annotate_flow, annotated_path
 from ansible_collections.stamus.scs.plugins.module_utils._signing import SigningError
@@ -185,7 +186,7 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
 
     def __init__(self, client_factory, dest, force=False, on_empty="warn", mode=0o640, workers=4, context=None,
                  on_flow_absent="warn", download_limits=None, results="auto", check_mode=False, annotated=False,
-                 signer=None):
+                 signer=None, artifacts=None):
         self._client_factory = client_factory
         self._local = threading.local()
         self.dest = dest
@@ -200,6 +201,10 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         self.check_mode = check_mode
         self.annotated = annotated  # write <flow_id>.annotated.pcapng beside each pcap kept (see _pcapng_annotate)
         self.signer = signer  # of _signing, or None: manifests are written unsigned
+        # What to fetch beside each pcap (an _flow_artifacts.ArtifactOptions), and how it went.
+        self.artifacts = FlowArtifacts(artifacts, mode) if artifacts is not None and artifacts.wanted else None
+        self.artifact_tally = collections.Counter()
+        self._tally_lock = threading.Lock()
         self.flows = {}
         self.probes = {}
         self.spool = None
@@ -336,6 +341,8 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         if not self.force:
             existing = flow.verified_existing()
             if existing is not None:
+                if self.artifacts is not None and missing(flow.directory, flow.flow_id, existing, self.artifacts.options):
+                    return self._complete(flow, existing)
                 return Outcome("present", facts=existing["pcap"])
         source = flow.source
         prepare_directory(flow.directory, self.mode, what="probe directory")
@@ -387,18 +394,23 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         facts.update((key, summary.get(key)) for key in PCAP_FACT_KEYS)
         places = self.spool.entries(flow)
         listed = set()
-        manifest = build_manifest(flow, facts, self.context, timeline, source)
+        artifacts = NO_ARTIFACTS
         try:
+            artifacts = self._fetch_artifacts(client, flow, source)
+            manifest = build_manifest(flow, facts, self.context, timeline, source, artifacts.members)
             if self.annotated:
                 manifest["annotated"] = annotate_flow(flow, unique_alerts(self.spool.read(places), set()),
                                                       facts["sha256"], self.mode)
             flow.write_manifest(manifest, unique_alerts(self.spool.read(places), listed), self.mode)
         except BaseException:
             os.unlink(flow.pcap_path)  # a pcap without its custody manifest is not evidence
+            discard(flow.directory, artifacts.members)
             if self.annotated and os.path.exists(annotated_path(flow.pcap_path)):
                 os.unlink(annotated_path(flow.pcap_path))
             raise
         flow.written, flow.unique = len(places), len(listed)
+        if artifacts.problems:
+            return Outcome("fetched", artifact_message(flow, artifacts.problems), facts=facts, changed=True)
         if summary["header_only"]:
             return Outcome("no_packets", "Header-only pcap kept as asked (on_empty=keep).", facts=facts, changed=True)
         if flow_absent(summary):
@@ -408,6 +420,34 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
                                                               describe_flow(flow.five_tuple()), self.on_flow_absent),
                            facts=facts, changed=True)
         return Outcome("fetched", facts=facts, changed=True)
+
+    def _fetch_artifacts(self, client, flow, source):
+        """The flow's events and files (_flow_artifacts.Fetched; nothing in check mode or when none is asked for)."""
+        if self.artifacts is None:
+            return NO_ARTIFACTS
+        fetched = self.artifacts.fetch(client, flow, source)
+        with self._tally_lock:
+            self.artifact_tally.update(fetched.tally)
+        return fetched
+
+    def _complete(self, flow, existing):
+        """A present pcap whose manifest lacks an artifact asked for: fetch the artifacts and rewrite the manifest."""
+        flow.check_before_rewrite(existing)
+        fetched = self._fetch_artifacts(self._client(), flow, flow.source)
+        manifest = dict(existing, recorded=utc_now(), **fetched.members)
+        try:
+            flow.write_manifest(manifest, flow.manifest_alerts(), self.mode)
+        except BaseException:
+            discard(flow.directory, fetched.members)  # not listed by any manifest: not evidence
+            raise
+        return Outcome("present", artifact_message(flow, fetched.problems) if fetched.problems else None,
+                       facts=existing["pcap"], changed=True)
+
+    def artifact_summary(self):
+        """summary.flow_events and summary.files: how many flows got their events, and the files by outcome."""
+        tally = self.artifact_tally
+        return {"flow_events": {name: tally["flow_events." + name] for name in ("fetched", "failed")},
+                "files": {name: tally["files." + name] for name in FILE_OUTCOMES}}
 
     # -- finishing ---------------------------------------------------------------------------------------------
 
@@ -422,7 +462,11 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         while window:
             self._collect(window.popleft())
         summary = {name: self.counts[name] for name in OUTCOMES + ("fetch",)}  # fetch: check mode's, 0 in a real run
-        summary.update(alerts=self.counts["alerts"], flows=len(self.flows))
+        summary.update(alerts=self.counts["alerts"], flows=len(self.flows), **self.artifact_summary())
+        lost = sum(summary["files"][name] for name in FILE_OUTCOMES if name != "fetched") + summary["flow_events"]["failed"]
+        if lost:
+            self.listing.notes.append("%d event set(s) or extracted file(s) could not be kept; their pcaps are, and "
+                                      "the manifests and results say why (summary.flow_events, summary.files)." % lost)
         results = self.listing.results()
         changed = self.counts["fetch"] > 0 if self.check_mode else any(flow.changed for flow in self.flows.values())
         return {"changed": changed, "results": results, "summary": summary, "results_listed": self.listing.shown,
@@ -499,6 +543,19 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
             return
         if added or (refresh is not None and refresh.written):
             flow.changed = True
+
+
+class _NoArtifacts:  # pylint: disable=too-few-public-methods
+    members, problems = {}, []
+
+
+NO_ARTIFACTS = _NoArtifacts()
+
+
+def artifact_message(flow, problems):
+    """The warning of a flow whose pcap is kept but some of its events or files are not."""
+    return "The pcap of flow %d of %s is kept; %d of its artifact(s) are not: %s%s" % (
+        flow.flow_id, flow.probe, len(problems), problems[0], " (and more, see its manifest)" if len(problems) > 1 else "")
 
 
 def failing_outcomes(on_empty, on_flow_absent):

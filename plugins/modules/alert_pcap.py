@@ -204,6 +204,35 @@ options:
       - For an OpenSSH key it reaches C(ssh-keygen) through an askpass helper that reads it from the child's
         environment, never on a command line or in a file.
     type: str
+  flow_events:
+    description:
+      - Save the events of each fetched flow (SCS's C(events_from_flow_id), that is its alerts, flow, app-layer and
+        fileinfo events, at most 100, newest first) beside its pcap as C(<flow_id>.events.json), listed with its sha256 in the
+        manifest's C(flow_events) member (C(events), C(types), and C(truncated) when 100 came back).
+      - The events are stored as received (sorted keys, indented), never interpreted; at most 16 MiB of them are read.
+      - The events are looked for on the flow's probe, within a day of the alert the flow was extracted with.
+      - A failure to get them keeps the pcap and records the failure in the manifest (C(outcome), C(message)), with a
+        warning; a later run fetches them again.
+    type: bool
+    default: true
+  files:
+    description:
+      - Fetch the files Suricata extracted from each fetched flow (its C(fileinfo) events with C(stored) true) from
+        SCS's filestore (status, retrieve, download) into C(<flow_id>.files/<sha256>), listed in the manifest's C(files)
+        member.
+      - A file is kept only when its bytes hash to its sha256 and it is at most O(max_file_size); a sha256 that is not
+        64 lowercase hex digits is never used. A file that is not kept is listed with its outcome (C(too_large),
+        C(not_on_probe) or C(failed)) and a message, leaves nothing behind, and never costs the flow its pcap.
+      - A present pcap whose manifest lacks the events or files asked for, or whose listed ones no longer match their
+        sha256, gets them fetched and its manifest rewritten.
+    type: bool
+    default: false
+  max_file_size:
+    description:
+      - The largest extracted file O(files) keeps, counted on the bytes received, for example V(100M) or V(2G).
+      - Larger files are listed with the outcome C(too_large) and not kept.
+    type: bytes
+    default: 100M
 notes:
   - A query without O(limit) is read oldest first, page by page, and past the 10,000 results SCS can page through; once
     10,000 are read, the next ones start at the newest C(@timestamp) read (SCS's bounds are inclusive; the alerts read
@@ -253,6 +282,16 @@ EXAMPLES = r"""
     probe: probe-01
     flow_id: 2077942411095108
     dest: /srv/evidence/INC-4211
+
+- name: An incident's flow with its events and the files extracted from it (up to 20 MiB each)
+  stamus.scs.alert_pcap:
+    signature_id: 2018959
+    flow_id: 1259054449405574
+    dest: /srv/evidence/INC-4211
+    files: true
+    max_file_size: 20M
+    custody:
+      case: INC-4211
 
 - name: The pcaps of the Declarations of Compromise of the last day
   stamus.scs.alert_pcap:
@@ -352,7 +391,10 @@ results:
       type: str
       sample: fetched
     message:
-      description: Why, for every outcome but C(fetched) and C(present).
+      description:
+        - Why, for every outcome but C(fetched) and C(present).
+        - For C(fetched) and C(present), which of the flow's events or extracted files were not kept and why, when some
+          were not (O(flow_events), O(files)).
       type: str
       sample: null
     pcap:
@@ -369,6 +411,12 @@ results:
           earlier packet) and how many alerts got none (C(unmatched)).
         - With O(sign_key), its detached signature is beside it, C(<flow_id>.json.sig), and it records the key's
           fingerprint in C(signed_by).
+        - With O(flow_events), its C(flow_events) member names C(<flow_id>.events.json) with its C(sha256), C(size),
+          C(events), C(types) (events per type) and C(truncated) (100 came back, the most SCS sends); or, when they
+          could not be read, C(outcome=failed) and C(message).
+        - With O(files), its C(files) member lists each stored file of the flow's fileinfo events with its C(sha256),
+          C(filename) (as the event names it, control characters escaped), C(outcome) and, once fetched, C(file)
+          (C(<flow_id>.files/<sha256>)) and C(size); the others have a C(message).
       type: str
       sample: /srv/evidence/INC-4211/probe-01/2077942411095108.json
     sha256:
@@ -449,6 +497,10 @@ summary:
   description:
     - How many alerts ended in each outcome, and how many alerts and flows there were.
     - C(fetch) counts the alerts whose pcap would be fetched, in check mode; it is V(0) in a real run.
+    - C(flow_events) counts the flows whose events were saved (C(fetched)) or could not be (C(failed)); C(files) counts
+      the extracted files by outcome (C(fetched), C(too_large), C(not_on_probe), C(failed)). Both are per flow
+      fetched in this run (or completed, for a present pcap), and all zero in check mode. A file or an event set that
+      was not kept never fails the task; its pcap is kept, the task warns, and the manifest says why.
   returned: always
   type: dict
   sample:
@@ -462,6 +514,8 @@ summary:
     no_capture: 6
     failed: 0
     fetch: 0
+    flow_events: {fetched: 102, failed: 0}
+    files: {fetched: 14, too_large: 1, not_on_probe: 2, failed: 0}
 """
 
 import getpass
@@ -484,6 +538,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._files import (
     prepare_directory,
     remove_stale_parts,
 )
+from ansible_collections.stamus.scs.plugins.module_utils._flow_artifacts import ArtifactOptions
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_steps import download_limits
 from ansible_collections.stamus.scs.plugins.module_utils._signing import load_signer
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
@@ -537,6 +592,9 @@ def main():
             annotated={"type": "bool", "default": False},
             sign_key={"type": "path"},
             sign_key_passphrase={"type": "str", "no_log": True},
+            flow_events={"type": "bool", "default": True},
+            files={"type": "bool", "default": False},
+            max_file_size={"type": "bytes", "default": "100M"},
         ),
         mutually_exclusive=[("since", "from")],
         required_one_of=[GIVEN_ALERTS + ALERT_FILTER_OPTIONS],
@@ -552,6 +610,8 @@ def main():
         check_selection(params)
         mode = file_mode(params["mode"])
         limits = download_limits(params)
+        artifacts = ArtifactOptions(params["flow_events"], params["files"], params["max_file_size"],
+                                    limits["time_limit"])
         check_within(params["dest"], params["dest_root"])
         signer = load_signer(params["sign_key"], params["sign_key_passphrase"]) if params["sign_key"] else None
         reads_scs = all(params[name] is None for name in GIVEN_ALERTS)
@@ -566,7 +626,8 @@ def main():
             run = EvidenceRun(module.new_client, params["dest"], force=params["force"], on_empty=params["on_empty"],
                               mode=mode, workers=params["workers"], context=lambda: custody_context(module),
                               on_flow_absent=params["on_flow_absent"], download_limits=limits,
-                              results=params["results"], annotated=params["annotated"], signer=signer)
+                              results=params["results"], annotated=params["annotated"], signer=signer,
+                              artifacts=artifacts)
             with directory_lock(params["dest"], params["lock_timeout"]):
                 stale = remove_stale_parts(params["dest"], depth=1)
                 result = run.run(source)

@@ -158,8 +158,8 @@ def test_alerts_count_and_events_from_flow(emu):
     assert set(resp.json()) == {"doc_count", "prev_doc_count"}
     alert = emu.alerts()[0]
     body = emu.rest("GET", "/rest/rules/es/events_from_flow_id/", params={"qfilter": "flow_id:%d" % alert["flow_id"]}).json()
-    assert "Alert" in body and set(body) <= {"Alert", "Stamus", "Http", "Tls", "Dns", "Ssh", "Smb"}
-    assert alert["_id"] in [a["_id"] for a in body["Alert"]]
+    assert "Alert" in body and set(body) <= {"Alert", "Stamus", "Flow", "Fileinfo", "Http", "Tls", "Dns", "Ssh", "Smb"}
+    assert {key: value for key, value in alert.items() if key != "_id"} in body["Alert"]
     assert all(a["flow_id"] == alert["flow_id"] for a in body["Alert"])
 
 

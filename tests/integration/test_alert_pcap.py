@@ -79,7 +79,8 @@ def test_200_alerts_over_120_flows_in_one_task_then_nothing_to_do(tmp_path, fres
     assert first["summary"]["fetched"] == 200 and first["summary"]["failed"] == 0
     names = files_under(dest)
     assert len([name for name in names if name.endswith(".pcap")]) == 120
-    assert len([name for name in names if name.endswith(".json")]) == 120 and len(names) == 240
+    assert len([name for name in names if name.endswith(".events.json")]) == 120  # flow_events: true by default
+    assert len([name for name in names if name.endswith(".json")]) == 240 and len(names) == 360
     for entry in first["results"]:
         assert entry["pcap"] == str(dest / entry["probe"] / ("%d.pcap" % entry["flow_id"]))
     downloads = [entry for entry in fresh_fleet.requests() if entry["path"].endswith("/download/")]
@@ -152,7 +153,7 @@ def test_reset_mid_download_reruns_the_chain(tmp_path, fresh_fleet):
     uploads = [entry for entry in fresh_fleet.requests() if entry["path"].endswith("/upload/")]
     downloads = [entry for entry in fresh_fleet.requests() if entry["path"].endswith("/download/")]
     assert len(uploads) == 2 and len(downloads) == 2
-    assert files_under(dest) == sorted(["%s/%d.json" % (alert["host"], alert["flow_id"]), "%s/%d.pcap" % (alert["host"], alert["flow_id"])])
+    assert files_under(dest) == sorted("%s/%d.%s" % (alert["host"], alert["flow_id"], kind) for kind in ("json", "pcap", "events.json"))
     assert (dest / alert["host"] / ("%d.pcap" % alert["flow_id"])).read_bytes() == fresh_fleet.expected_pcap(alert["_id"])
 
 

@@ -56,7 +56,8 @@ def polls(emulator):
 
 
 def manifests(root):
-    return sorted(root.glob("*/*.json"))
+    """The custody manifests under ``root`` (not the flows' events files beside them)."""
+    return sorted(path for path in root.glob("*/*.json") if not path.name.endswith(".events.json"))
 
 
 def test_severity_1_alert_becomes_verified_evidence(emulator, tmp_path):

@@ -204,6 +204,8 @@ def evidence_problems(root, manifests=True):
             manifest = path[:-len(".pcap")] + ".json"
             if manifests and not os.path.exists(manifest):
                 problems.append("pcap without manifest %s" % name)
+        elif base.endswith(".events.json") or os.path.dirname(name).endswith(".files"):
+            problems += _artifact_problems(root, name)
         elif base.endswith(".json") and manifests:
             pcap = path[:-len(".json")] + ".pcap"
             try:
@@ -219,6 +221,25 @@ def evidence_problems(root, manifests=True):
         else:
             problems.append("unexpected file %s" % name)
     return problems
+
+
+def _artifact_problems(root, name):
+    """What is wrong with a flow's events file or extracted file: it must be listed, with its sha256, by the manifest
+    beside it (``<flow_id>.json``)."""
+    flow = name[:-len(".events.json")] if name.endswith(".events.json") else os.path.dirname(name)[:-len(".files")]
+    try:
+        with open(os.path.join(root, flow + ".json"), encoding="utf-8") as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError):
+        return ["artifact without manifest %s" % name]
+    members = [manifest.get("flow_events")] + list(manifest.get("files") or [])
+    listed = {os.path.join(os.path.dirname(flow), member["file"]): member.get("sha256")
+              for member in members if isinstance(member, dict) and member.get("file")}
+    if name not in listed:
+        return ["artifact not in its manifest %s" % name]
+    if sha256_of(os.path.join(root, name)) != listed[name]:
+        return ["sha256 mismatch %s" % name]
+    return []
 
 
 def leaks(*texts, roots=()):

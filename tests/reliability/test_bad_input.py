@@ -244,8 +244,8 @@ def test_bad_alerts_in_a_batch_each_fail_with_their_reason(batch, ledger):
     assert len(uploads) == 1 and query_of(uploads[0])["host"] == batch.alerts[2]["host"]
     assert not [e for e in batch.requests_of("pcap_bad_alerts") if ".." in e["path"] or "abc" in e["path"]]
     mixed = os.path.join(batch.paths["root"], "mixed")
-    assert files_under(mixed) == sorted(["%s/%d.json" % (batch.alerts[2]["host"], batch.alerts[2]["flow_id"]),
-                                         "%s/%d.pcap" % (batch.alerts[2]["host"], batch.alerts[2]["flow_id"])])
+    assert files_under(mixed) == sorted("%s/%d.%s" % (batch.alerts[2]["host"], batch.alerts[2]["flow_id"], kind)
+                                        for kind in ("json", "pcap", "events.json"))
     assert files_under(batch.paths["root"]) == ["mixed/" + name for name in files_under(mixed)]
     ledger.checked("no traceback")
     ledger.checked("no partial file")

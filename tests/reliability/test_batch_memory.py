@@ -52,10 +52,12 @@ def pcap_calls(emulator):
 def check_run(emu, result, dest, alerts, flows):
     assert result["_rc"] == 0 and not result.get("failed"), (result.get("msg"), result["_stderr"][-2000:])
     assert result["summary"] == {"alerts": alerts, "flows": flows, "fetched": REAL, "present": 0, "no_packets": 0,
-                                 "flow_absent": 0, "rotated": 0, "no_capture": alerts - REAL, "failed": 0, "fetch": 0}, result["summary"]
+                                 "flow_absent": 0, "rotated": 0, "no_capture": alerts - REAL, "failed": 0, "fetch": 0,
+                                 "flow_events": {"fetched": REAL, "failed": 0},
+                                 "files": {"fetched": 0, "too_large": 0, "not_on_probe": 0, "failed": 0}}, result["summary"]
     assert pcap_calls(emu) == {"upload": REAL, "extract_pcap": REAL, "retrieve": REAL, "download": REAL}
     names = files_under(dest)
-    assert len(names) == 2 * REAL and all(name.endswith((".pcap", ".json")) for name in names), names  # no spool left
+    assert len(names) == 3 * REAL and all(name.endswith((".pcap", ".json")) for name in names), names  # no spool left
     for alert in emu.real:
         manifest = json.loads((dest / alert["host"] / ("%d.json" % alert["flow_id"])).read_text())
         assert [entry["_id"] for entry in manifest["alerts"]] == [alert["_id"]]
@@ -117,7 +119,7 @@ def test_a_full_temporary_directory_is_a_clear_error(tmp_path, ledger, monkeypat
         assert os.listdir(spool_dir) == []
         names = files_under(dest)
         pcaps = [name for name in names if name.endswith(".pcap")]
-        assert all(name.endswith((".pcap", ".json")) for name in names) and len(names) == 2 * len(pcaps)
+        assert all(name.endswith((".pcap", ".json")) for name in names) and len(names) == 3 * len(pcaps)
         ledger.checked("no partial file")
         ledger.checked("no traceback")
         ledger.record("Disruptions", "TMPDIR full while alert_pcap keeps the run's alerts there (64 KiB tmpfs)",

@@ -116,7 +116,7 @@ def test_scs_killed_and_restarted_mid_batch_then_rerun_fetches_only_the_missing(
         assert len(downloads) == len(missing), "%d downloads for %d missing flows" % (len(downloads), len(missing))
         refetched = {"%s/%d" % (entry["probe"], entry["flow_id"]) for entry in second["results"] if entry["outcome"] == "fetched"}
         assert refetched == missing
-        assert flows_on_disk(dest) == wanted and len(fk.files_under(dest)) == 240
+        assert flows_on_disk(dest) == wanted and len(fk.files_under(dest)) == 360  # pcap, manifest, events
         assert_bytes_right(emu, dest)
         ledger.record("Disruptions", "rerun after SCS was killed and restarted", "alert_pcap, 200 alerts over 120 flows",
                       "survived", "every flow present; %d downloads for the %d missing flows, none for the others" % (
@@ -135,11 +135,11 @@ def test_two_runs_on_one_evidence_directory_at_once(tmp_path, ledger):
         for run in runs:
             assert_safe(run, dest)
         names = fk.files_under(dest)
-        assert flows_on_disk(dest) == wanted and len(names) == 2 * len(wanted), "duplicates or strays: %s" % [
-            name for name in names if not re.match(r"^[^/]+/\d+\.(pcap|json)$", name)]
+        assert flows_on_disk(dest) == wanted and len(names) == 3 * len(wanted), "duplicates or strays: %s" % [
+            name for name in names if not re.match(r"^[^/]+/\d+\.(pcap|json|events\.json)$", name)]
         assert_bytes_right(emu, dest)
         results = [run["pull"] for run in runs]
-        outcomes = [{outcome: count for outcome, count in result["summary"].items() if count and outcome not in ("alerts", "flows")}
+        outcomes = [{outcome: count for outcome, count in result["summary"].items() if count and outcome not in ("alerts", "flows", "flow_events", "files")}
                     for result in results]
         for result in results:
             assert result["summary"]["alerts"] == 200

@@ -78,8 +78,8 @@ def test_alert_pcap_never_files_another_flow_silently(emu, other_flow, tmp_path,
 
     kept = run["keep"]
     assert not kept.get("failed") and not [w for w in kept.get("warnings", []) if "flow" in w]
-    assert sorted(files_under(dests["keep"])) == ["%s/%d.json" % (keep["host"], keep["flow_id"]),
-                                                  "%s/%d.pcap" % (keep["host"], keep["flow_id"])]
+    assert sorted(files_under(dests["keep"])) == ["%s/%d.%s" % (keep["host"], keep["flow_id"], kind)
+                                                  for kind in ("events.json", "json", "pcap")]
     ledger.checked("no traceback", 3)
     ledger.checked("no token leak", 3)
     ledger.checked("no partial file")

@@ -61,13 +61,14 @@ def test_ten_thousand_alerts_in_one_task(emu, tmp_path, ledger):
     assert result["_rc"] == 0 and not result.get("failed"), (result.get("msg"), result["_stderr"][-2000:])
     summary = result["summary"]
     assert summary == {"alerts": 10000, "flows": 10000, "fetch": 0, "fetched": 10, "present": 0, "no_packets": 0, "flow_absent": 0,
-                       "rotated": 0, "no_capture": 9990, "failed": 0}, summary
+                       "rotated": 0, "no_capture": 9990, "failed": 0, "flow_events": {"fetched": 10, "failed": 0},
+                       "files": {"fetched": 0, "too_large": 0, "not_on_probe": 0, "failed": 0}}, summary
     fetched = {entry["alert_id"] for entry in result["results"] if entry["outcome"] == "fetched"}
     assert fetched == {alert["_id"] for alert in real} and len(result["results"]) == 10000
     calls = collections.Counter(entry["path"].rstrip("/").rsplit("/", 1)[-1] for entry in emu.requests()
                                 if "/filestore_pcap/" in entry["path"])
     assert calls == {"upload": 10, "extract_pcap": 10, "retrieve": 10, "download": 10}, calls
-    assert len(files_under(dest)) == 20 and not [name for name in files_under(dest) if not name.endswith((".pcap", ".json"))]
+    assert len(files_under(dest)) == 30 and not [name for name in files_under(dest) if not name.endswith((".pcap", ".json"))]
     assert rss < ALERTS_RSS_LIMIT_MIB, "peak RSS %.0f MiB" % rss
     ledger.checked("no partial file")
     ledger.record(CATEGORY, "alert_pcap with 10,000 alerts in one task (9,990 without capture file, 10 real)", "alert_pcap",

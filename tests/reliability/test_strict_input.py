@@ -217,7 +217,8 @@ def test_evidence_pull_keeps_severity_and_signatures_restrictive(emu, tmp_path, 
                           check=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
     manifests = [json.loads((tmp_path / "control" / path).read_text()) for path in files_under(tmp_path / "control")
-                 if path.endswith(".json") and not os.path.basename(path).startswith("report-")]
+                 if path.endswith(".json") and not path.endswith(".events.json")
+                 and not os.path.basename(path).startswith("report-")]
     pulled = [alert for manifest in manifests for alert in manifest["alerts"]]
     assert pulled and {(alert["alert"]["severity"], alert["alert"]["signature_id"]) for alert in pulled} == {
         (1, int(control["signature_ids"]))}

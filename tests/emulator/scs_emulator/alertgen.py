@@ -8,7 +8,7 @@ flow's first alert (the earlier packets of the stream go with it) and runs to th
 import datetime
 import string
 
-from . import pcapstore, traffic, tunnels
+from . import flowevents, pcapstore, traffic, tunnels
 
 ID_ALPHABET = string.ascii_letters + string.digits + "-_"
 # Declarations of Compromise: (family_id, family_name, family_type, threat_id, threat_name, kill chain phase).
@@ -112,6 +112,7 @@ def alerts_for_flows(rng, probe, flows_alerts, config, write_packets=True):
     Returns a list of (doc, ts_seconds).
     """
     capture = {}
+    flowevents.store_bodies(config["data_dir"], [flow for flow, alerts in flows_alerts if alerts])
     if probe.applied_pcap and write_packets:
         events = []
         for fidx, (flow, alerts) in enumerate(flows_alerts):

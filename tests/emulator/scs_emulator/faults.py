@@ -16,7 +16,7 @@ import zlib
 from urllib.parse import parse_qsl, urlencode
 
 KINDS = ("status", "html500", "reset", "reset_mid_body", "delay", "truncate", "invalid_json", "no_done", "redirect",
-         "extra_result", "gzip", "gzip_bomb", "dribble", "no_length")
+         "extra_result", "gzip", "gzip_bomb", "dribble", "no_length", "huge_json")
 SECRET_RE = re.compile(r"token|key|secret|passw|auth", re.IGNORECASE)
 REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 307: "Temporary Redirect", 308: "Permanent Redirect",
            400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
@@ -194,6 +194,23 @@ def _body_bytes(body, default):
     return text.encode(), ctype
 
 
+def _huge_json(size, start_response):
+    """A valid JSON object of ``size`` bytes (at least 16), streamed: ``{"Alert": ["xx...x"]}``."""
+    head, tail = b'{"Alert": ["', b'"]}'
+    fill = max(0, size - len(head) - len(tail))
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(head) + fill + len(tail)))])
+
+    def pieces():
+        yield head
+        block = b"x" * (1 << 20)
+        left = fill
+        while left:
+            yield block[:left]
+            left -= min(left, len(block))
+        yield tail
+    return pieces()
+
+
 class EmulatorMiddleware:
     """Applies injected faults and logs every non-admin request."""
 
@@ -262,6 +279,8 @@ class EmulatorMiddleware:
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Encoding", "gzip"),
                                       ("Content-Length", str(len(body)))])
             return [body]
+        if kind == "huge_json":
+            return _huge_json(fault["size"], start_response)
         if kind in ("gzip", "dribble", "no_length"):
             return self._reshaped(fault, environ, start_response, entry)
         if kind == "redirect":

@@ -17,6 +17,7 @@ CONFIG = {
     "open_source_push": False,
     "upload_limit": 100000000,
     "extract_other_flow": False,
+    "filestore_corrupt": False,  # the filestore serves files whose bytes do not hash to their name
     # alerts_tail: the suffix system_settings reports, keyword sub-fields analysed (over-matching), raw ES hits.
     "es_keyword": "keyword",
     "analysed_subfields": False,

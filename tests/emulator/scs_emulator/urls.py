@@ -4,7 +4,7 @@ from django.conf import settings
 from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
-from . import views_admin, views_alerts, views_pcap, views_probes, views_root, views_settings
+from . import views_admin, views_alerts, views_filestore, views_pcap, views_probes, views_root, views_settings
 
 router = SimpleRouter(trailing_slash=True)
 router.register("appliances/appliance" if settings.LEGACY_PROBE_PATH else "appliances/probe", views_probes.ProbeViewSet, basename="probe")
@@ -12,6 +12,7 @@ router.register("appliances/template", views_probes.TemplateViewSet, basename="t
 router.register("appliances/task", views_probes.TaskViewSet, basename="task")
 
 PCAP = r"^rest/rules/filestore_pcap/(?P<filename>[^/]+)/"
+FILESTORE = r"^rest/rules/filestore/(?P<sha256>[0-9a-f]{64})/"
 
 urlpatterns = [
     path("rest/", views_root.RootView.as_view()),
@@ -26,6 +27,9 @@ urlpatterns = [
     re_path(PCAP + r"status/$", views_pcap.StatusView.as_view()),
     re_path(PCAP + r"retrieve/$", views_pcap.RetrieveView.as_view()),
     re_path(PCAP + r"download/$", views_pcap.DownloadView.as_view()),
+    re_path(FILESTORE + r"status/$", views_filestore.FileStatusView.as_view()),
+    re_path(FILESTORE + r"retrieve/$", views_filestore.FileRetrieveView.as_view()),
+    re_path(FILESTORE + r"download/$", views_filestore.FileDownloadView.as_view()),
     path("rest/", include(router.urls)),
     path("_emulator/health/", views_admin.health),
     path("_emulator/faults/", views_admin.faults),

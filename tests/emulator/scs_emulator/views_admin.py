@@ -303,7 +303,7 @@ def config(request, body):
     if request.method == "POST":
         allowed = {"task_delay": float, "task_retry_delay": float, "upload_limit": int, "pcap_file_size": int,
                    "pcap_total_size": int, "extract_other_flow": bool, "open_source_push": bool, "es_keyword": str,
-                   "analysed_subfields": bool, "raw_hits": bool}
+                   "analysed_subfields": bool, "raw_hits": bool, "filestore_corrupt": bool}
         for key, conv in allowed.items():
             if key in body:
                 runtime.CONFIG[key] = conv(body[key])

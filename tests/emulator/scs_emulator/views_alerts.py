@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from . import runtime
+from . import alertgen, flowevents, pcapstore, runtime
 from .alertindex import INDEX
 from .esquery import date_range, event_type_clause
 from .qfilter import QueryError, compile_query, lookup
@@ -146,28 +146,56 @@ class AlertsCountView(APIView):
 
 
 class EventsFromFlowIdView(APIView):
-    """All events of a flow, grouped by title-cased event type (alert and stamus events, and one app-layer event)."""
+    """All events of the flows the qfilter selects, as Scirius's ESEventsFromFlowID (rules/es_graphs.py): at most
+    MAX_FLOW_EVENTS, newest first, grouped by title-cased event_type, without _id, in alerts_tail's date window. The
+    alerts come from the index; the flow, app-layer and fileinfo events are derived from the flow's packets in the
+    probe's pcap store (flowevents.py) and filtered by the same query."""
 
     def get(self, request):
-        params = request.query_params.copy()
+        params = request.query_params
         if not params.get("qfilter"):
             return Response({"qfilter": ["This field is required."]}, status=400)
-        params.setdefault("from_date", "0")
+        query = "event_type:* AND " + params["qfilter"]
         try:
-            docs = filtered(params, event_type="event_type:*")
-        except EsFailure as exc:
+            predicate = compile_query(query, bool(runtime.CONFIG.get("analysed_subfields")))
+        except QueryError as exc:
             return _es_failure(exc)
-        docs = sorted(docs, key=lambda d: (d["@timestamp"], d["_id"]))
+        from_ms, to_ms = date_range(params)
+        docs = INDEX.search(predicate, from_ms, to_ms)
+        for event in _derived(docs):
+            if predicate(event) and from_ms <= _ms(event["@timestamp"]) <= to_ms:
+                docs.append(event)
+        docs.sort(key=lambda doc: doc["@timestamp"], reverse=True)
         out = {}
-        for doc in docs:
-            out.setdefault(str(doc.get("event_type", "alert")).title(), []).append(doc)
-        if docs:
-            first = docs[0]
-            for app in ("http", "tls", "dns", "ssh", "smb"):
-                if app in first:
-                    keys = ("@timestamp", "timestamp", "flow_id", "src_ip", "src_port", "dest_ip", "dest_port", "proto", "host")
-                    event = {k: first[k] for k in keys if k in first}
-                    event["event_type"] = app
-                    event[app] = first[app]
-                    out[app.capitalize()] = [event]
+        for doc in docs[:MAX_FLOW_EVENTS]:
+            out.setdefault(str(doc.get("event_type")).title(), []).append(
+                {key: value for key, value in doc.items() if key != "_id"})
         return Response(out)
+
+
+MAX_FLOW_EVENTS = 100
+
+
+def _ms(iso):
+    return int(datetime.datetime.fromisoformat(str(iso).replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _derived(alerts):
+    """The non-alert events of each flow (probe, flow_id) of ``alerts``, from the pcap its earliest alert with a
+    capture file extracts."""
+    sources = {}
+    for alert in sorted(alerts, key=lambda doc: doc["@timestamp"]):
+        if alert.get("capture_file") and alert.get("event_type") == "alert":
+            sources.setdefault((alert.get("host"), alert.get("flow_id")), alert)
+    events = []
+    data_dir = runtime.CONFIG["data_dir"]
+    for (host, _flow_id), alert in sources.items():
+        try:
+            pcap = pcapstore.extract_for_alert(pcapstore.store_dir(data_dir, host), alert)
+        except pcapstore.ExtractionError:
+            continue
+        tz = datetime.datetime.fromisoformat(alert["timestamp"]).tzinfo
+        events += flowevents.derived_events(
+            alert, pcap, data_dir, alertgen.iso_utc_ms,
+            lambda ts, tz=tz: datetime.datetime.fromtimestamp(ts, tz=tz).strftime("%Y-%m-%dT%H:%M:%S.%f%z"))
+    return events

@@ -8,7 +8,6 @@ import pytest
 
 from runner import TOKEN_MARKER, Emulator, run_tasks
 
-EVENTS = "/rest/rules/es/events_from_flow_id/"
 
 
 @pytest.fixture(scope="module")
@@ -27,19 +26,6 @@ def emu(site):
     site.configure(filestore_corrupt=False)
 
 
-def stored_http_alert(emulator):
-    """A new alert on an HTTP flow whose body the filestore keeps, and the fileinfo SCS holds for it."""
-    for _attempt in range(20):
-        for alert in emulator.add_alerts(probe="probe-01", count=5):
-            if alert["app_proto"] != "http":
-                continue
-            events = emulator.rest("GET", EVENTS, params={"qfilter": "flow_id:%d" % alert["flow_id"]}).json()
-            info = events["Fileinfo"][0]["fileinfo"]
-            if info["stored"]:
-                return alert, events, info
-    raise AssertionError("no stored HTTP body generated")
-
-
 def fetch(tmp_path, emulator, alert, dest, **options):
     return run_tasks(tmp_path, emulator.env(), [{"name": "Fetch", "register": "pull", "stamus.scs.alert_pcap": dict(
         {"alerts": [alert], "dest": str(dest)}, **options)}])
@@ -51,7 +37,7 @@ def evidence(dest, alert):
 
 
 def test_events_and_files_are_saved_hashed_and_listed_then_idempotent(tmp_path, emu):
-    alert, events, info = stored_http_alert(emu)
+    alert, events, info = emu.stored_http_alert()
     dest = tmp_path / "evidence"
     emu.clear_requests()
     run = fetch(tmp_path, emu, alert, dest, files=True)
@@ -87,7 +73,7 @@ def test_events_and_files_are_saved_hashed_and_listed_then_idempotent(tmp_path, 
 
 
 def test_flow_events_false_writes_none_and_files_default_off(tmp_path, emu):
-    alert, _events, _info = stored_http_alert(emu)
+    alert, _events, _info = emu.stored_http_alert()
     dest = tmp_path / "evidence"
     emu.clear_requests()
     result = fetch(tmp_path, emu, alert, dest, flow_events=False)["pull"]
@@ -103,7 +89,7 @@ def test_flow_events_false_writes_none_and_files_default_off(tmp_path, emu):
 
 
 def test_file_over_max_file_size_is_refused_cleanly(tmp_path, emu):
-    alert, _events, info = stored_http_alert(emu)
+    alert, _events, info = emu.stored_http_alert()
     dest = tmp_path / "evidence"
     result = fetch(tmp_path, emu, alert, dest, files=True, max_file_size=info["size"] - 1)["pull"]
     assert result["summary"]["fetched"] == 1 and result["summary"]["files"]["too_large"] == 1

@@ -17,7 +17,6 @@ from runner import TOKEN_MARKER, Emulator, run_tasks  # noqa: E402
 pytestmark = pytest.mark.integration
 
 CATEGORY = "Flow events and files"
-EVENTS = "/rest/rules/es/events_from_flow_id/"
 MIB = 1024 * 1024
 
 
@@ -36,17 +35,6 @@ def emu(site):
     site.configure(filestore_corrupt=False)
 
 
-def stored_http_alert(emulator):
-    for _attempt in range(20):
-        for alert in emulator.add_alerts(probe="probe-01", count=5):
-            if alert["app_proto"] == "http":
-                info = emulator.rest("GET", EVENTS, params={"qfilter": "flow_id:%d" % alert["flow_id"]}).json()[
-                    "Fileinfo"][0]["fileinfo"]
-                if info["stored"]:
-                    return alert, info
-    raise AssertionError("no stored HTTP body generated")
-
-
 def pull(tmp_path, emulator, alert):
     dest = tmp_path / "evidence"
     run = run_tasks(tmp_path, emulator.env(), [{"name": "Fetch", "register": "pull", "stamus.scs.alert_pcap": {
@@ -62,7 +50,7 @@ def pull(tmp_path, emulator, alert):
 
 
 def test_file_whose_bytes_do_not_match_its_name(tmp_path, emu, ledger):
-    alert, info = stored_http_alert(emu)
+    alert, _events, info = emu.stored_http_alert()
     emu.configure(filestore_corrupt=True)
     run, result, manifest, names = pull(tmp_path, emu, alert)
     entry = manifest["files"][0]
@@ -75,7 +63,7 @@ def test_file_whose_bytes_do_not_match_its_name(tmp_path, emu, ledger):
 
 
 def test_huge_events_answer(tmp_path, emu, ledger):
-    alert, _info = stored_http_alert(emu)
+    alert, _events, _info = emu.stored_http_alert()
     emu.inject_fault(path="events_from_flow_id", kind="huge_json", size=24 * MIB, count=-1)
     _run, result, manifest, names = pull(tmp_path, emu, alert)
     member = manifest["flow_events"]
@@ -88,7 +76,7 @@ def test_huge_events_answer(tmp_path, emu, ledger):
 
 
 def test_hostile_sha256_and_filename_in_fileinfo(tmp_path, emu, ledger):
-    alert, info = stored_http_alert(emu)
+    alert, _events, info = emu.stored_http_alert()
     hostile = "evil\x1b[31m\r\nname {{ lookup('env', 'HOME') }} /../../etc/passwd"
     body = {"Alert": [{"flow_id": alert["flow_id"]}], "Fileinfo": [
         {"fileinfo": {"sha256": "../../../../tmp/owned", "stored": True, "filename": "a"}},
@@ -116,7 +104,7 @@ def test_hostile_sha256_and_filename_in_fileinfo(tmp_path, emu, ledger):
 
 
 def test_download_404_after_status_available(tmp_path, emu, ledger):
-    alert, info = stored_http_alert(emu)
+    alert, _events, info = emu.stored_http_alert()
     emu.inject_fault(path="/rules/filestore/.*/download/", kind="status", status=404, count=-1,
                      body={"detail": "Unknown filename \"%s\"" % info["sha256"]})
     _run, result, manifest, names = pull(tmp_path, emu, alert)

@@ -206,6 +206,19 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
             body["fields"] = fields
         return self.admin("POST", "alerts/", json=body).json()["alerts"]
 
+    def stored_http_alert(self, probe="probe-01"):
+        """A new alert on an HTTP flow whose body the filestore keeps: ``(alert, the flow's events, its fileinfo)``."""
+        for _attempt in range(20):
+            for alert in self.add_alerts(probe=probe, count=5):
+                if alert["app_proto"] != "http":
+                    continue
+                events = self.rest("GET", "/rest/rules/es/events_from_flow_id/",
+                                   params={"qfilter": "flow_id:%d" % alert["flow_id"]}).json()
+                info = events["Fileinfo"][0]["fileinfo"]
+                if info["stored"]:
+                    return alert, events, info
+        raise AssertionError("no stored HTTP body generated")
+
     def rename_probe(self, probe, name):
         """Rename a probe (any text); its pcap store and alerts keep the old name."""
         return self.admin("POST", "rename_probe/", json={"probe": probe, "name": name}).json()

@@ -79,8 +79,9 @@ def test_a_fetched_flow_is_bundled_attached_to_thehive_and_summarised_to_hec(tmp
     with tarfile.open(str(bundle)) as tar:
         names = tar.getnames()
         pcap = tar.extractfile("%s/%d.pcap" % (alert["host"], alert["flow_id"])).read()
-    assert names == [alert["host"], "%s/%d.json" % (alert["host"], alert["flow_id"]),
-                     "%s/%d.pcap" % (alert["host"], alert["flow_id"])]
+    # The manifest first, then what it lists in path order: the events alert_pcap saves by default, the pcap.
+    assert names == [alert["host"]] + ["%s/%d%s" % (alert["host"], alert["flow_id"], suffix)
+                                       for suffix in (".json", ".events.json", ".pcap")]
     assert hashlib.sha256(pcap).hexdigest() == fetched["sha256"]
 
     [observable] = handoff.observables

@@ -29,7 +29,12 @@ def test_view_permissions_are_exactly_what_the_analyst_token_can_do(tmp_path, cl
         {"name": "pcap_retrieve", "stamus.scs.pcap_retrieve": step, "register": "pcap_retrieve"},
         {"name": "pcap_download", "stamus.scs.pcap_download": {
             "filename": "{{ uploaded.filename }}", "dest": str(tmp_path / "step.pcap")}, "register": "pcap_download"},
-        {"name": "alert_pcap", "stamus.scs.alert_pcap": {"alerts": [alert], "dest": str(tmp_path / "evidence")}, "register": "alert_pcap"},
+        {"name": "alert_pcap", "stamus.scs.alert_pcap": {"alerts": [alert], "dest": str(tmp_path / "evidence"), "files": True},
+         "register": "alert_pcap"},
+        {"name": "evidence_bundle", "stamus.scs.evidence_bundle": {
+            "manifest": "{{ alert_pcap.results[0].manifest }}", "bundle": str(tmp_path)}, "register": "evidence_bundle"},
+        {"name": "evidence_verify", "stamus.scs.evidence_verify": {"path": str(tmp_path / "evidence")},
+         "register": "evidence_verify"},
         {"name": "probe_info", "stamus.scs.probe_info": {}, "register": "probe_info"},
         {"name": "template_info", "stamus.scs.template_info": {}, "register": "templates"},
         # the opposite of the template's flag, so that a write is due
@@ -52,4 +57,5 @@ def test_view_permissions_are_exactly_what_the_analyst_token_can_do(tmp_path, cl
             assert result["failed"] and result["error_type"] == "ScsPermissionError", (module, result)
     assert set(documented) - {"stamus.scs." + name for name in results} == set()
     assert results["alert_pcap"]["results"][0]["outcome"] == "fetched"
+    assert results["alert_pcap"]["summary"]["flow_events"]["fetched"] == 1
     assert TOKEN_MARKER not in run.stdout + run.stderr and clean_scs.readonly_token not in run.stdout + run.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: evidence_verify
 short_description: Check an evidence tree of alert_pcap for tampering
-version_added: 1.0.0
+version_added: 1.1.0
 description:
   - Walks an evidence directory written by M(stamus.scs.alert_pcap), C(<path>/<probe>/<flow_id>.json), and for each
     custody manifest checks every file it lists against its sha256 (the pcap, and the flow's events, extracted files

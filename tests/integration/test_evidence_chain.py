@@ -84,8 +84,8 @@ def test_a_flow_pulled_signed_bundled_and_verified_elsewhere(tmp_path, emu):
     assert names == sorted(in_bundle + ["%s/%d.json" % (alert["host"], flow), "%s/%d.json.sig" % (alert["host"], flow)])
 
     unpacked = tmp_path / "elsewhere"
-    verified = playbook(emu, tmp_path, "verify_evidence", {"path": str(unpacked), "public_key": str(public),
-                                                          "require_signature": True})
+    checks = {"path": str(unpacked), "public_key": str(public), "require_signature": True}
+    verified = playbook(emu, tmp_path, "verify_evidence", checks)
     assert verified.returncode == 0 and "1 flow(s): 1 ok, 0 with problems" in verified.stdout, verified.stdout
     copy = unpacked / alert["host"] / manifest["annotated"]["file"]
     copy.write_bytes(copy.read_bytes() + b"\0")

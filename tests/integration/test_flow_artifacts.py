@@ -9,7 +9,6 @@ import pytest
 from runner import TOKEN_MARKER, Emulator, run_tasks
 
 
-
 @pytest.fixture(scope="module")
 def site():
     with Emulator(tls=True, seed=15, probes=1, templates=1, alerts=10, flows=10, pcap="all",

@@ -14,8 +14,9 @@ import datetime
 import itertools
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+from fake_http import FakeServer, JsonHandler
 
 FINAL = ("successful", "failed", "error", "canceled")
 # Launch fields and the template flag that lets a launch set them.
@@ -27,7 +28,7 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
-class FakeController:  # pylint: disable=too-many-instance-attributes
+class FakeController(FakeServer):  # pylint: disable=too-many-instance-attributes
     def __init__(self, token, run_job, templates=()):
         """``templates``: dicts with ``name``, ``organization`` and optionally ``ask_*_on_launch`` flags."""
         self.token = token
@@ -41,9 +42,7 @@ class FakeController:  # pylint: disable=too-many-instance-attributes
         self._ids = itertools.count(1)
         for template in templates:
             self.add_template(**template)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        self._serving = None
+        super().__init__(_handler(self))
 
     def add_template(self, name, organization, **flags):
         template = {"id": 100 + len(self.templates), "type": "job_template", "name": name,
@@ -53,15 +52,8 @@ class FakeController:  # pylint: disable=too-many-instance-attributes
         self.templates.append(template)
         return template
 
-    def __enter__(self):
-        self._serving = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._serving.start()
-        return self
-
     def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self._serving.join(10)
+        super().__exit__(*exc)
         for thread in self.threads:
             thread.join(300)
 
@@ -125,32 +117,20 @@ class FakeController:  # pylint: disable=too-many-instance-attributes
 
 
 def _handler(controller):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-            pass  # the calls are recorded instead
-
-        def _answer(self, status, body):
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def _serve(self, method):
             url = urlparse(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            raw = self.read_body()
             authorized = controller.authorized(self.headers)
             with controller.lock:
                 controller.calls.append({"method": method, "path": url.path, "query": parse_qs(url.query),
                                          "authorized": authorized})
             if not authorized:
-                self._answer(401, {"detail": "Authentication credentials were not provided."})
+                self.answer(401, {"detail": "Authentication credentials were not provided."})
             elif method == "GET":
-                self._answer(*controller.get(url.path, parse_qs(url.query)))
+                self.answer(*controller.get(url.path, parse_qs(url.query)))
             else:
-                self._answer(*controller.launch(url.path, json.loads(raw or b"{}")))
+                self.answer(*controller.launch(url.path, json.loads(raw or b"{}")))
 
         def do_GET(self):  # pylint: disable=invalid-name
             self._serve("GET")

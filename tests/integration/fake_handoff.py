@@ -15,13 +15,12 @@ import hashlib
 import json
 import os
 import re
-import ssl
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "emulator"))
 
+from fake_http import FakeServer, JsonHandler  # noqa: E402  pylint: disable=wrong-import-position
 from scs_emulator.cli import make_certs  # noqa: E402  pylint: disable=wrong-import-position
 
 OBSERVABLE_RE = re.compile(r"/api/v1/case/(?P<case>[^/]+)/observable")
@@ -38,7 +37,7 @@ def multipart_fields(content_type, body):
     return fields
 
 
-class FakeHandoff:
+class FakeHandoff(FakeServer):
     def __init__(self, ca_path, api_key, hec_token):
         self.api_key = api_key
         self.hec_token = hec_token
@@ -48,22 +47,7 @@ class FakeHandoff:
         self.calls = []
         self.lock = threading.Lock()
         _ca, cert_path, key_path = make_certs(os.path.dirname(ca_path))
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_path, key_path)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.url = "https://127.0.0.1:%d" % self.server.server_address[1]
-        self._serving = None
-
-    def __enter__(self):
-        self._serving = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._serving.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self._serving.join(10)
+        super().__init__(_handler(self), cert=(cert_path, key_path))
 
     def observable(self, case, headers, body):
         if headers.get("Authorization") != "Bearer %s" % self.api_key:
@@ -91,29 +75,17 @@ class FakeHandoff:
 
 
 def _handler(fake):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-            pass  # the calls are recorded instead
-
-        def _answer(self, status, body):
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_POST(self):  # pylint: disable=invalid-name
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self.read_body()
             with fake.lock:
                 fake.calls.append({"path": self.path, "headers": dict(self.headers), "size": len(body)})
             match = OBSERVABLE_RE.fullmatch(self.path)
             if match:
-                self._answer(*fake.observable(match.group("case"), self.headers, body))
+                self.answer(*fake.observable(match.group("case"), self.headers, body))
             elif self.path == "/services/collector/event":
-                self._answer(*fake.event(self.headers, body))
+                self.answer(*fake.event(self.headers, body))
             else:
-                self._answer(404, {"type": "NotFound", "message": "no route %s" % self.path})
+                self.answer(404, {"type": "NotFound", "message": "no route %s" % self.path})
 
     return Handler

@@ -4,12 +4,11 @@ untouched pcap, read back with dpkt's pcapng blocks (and tshark when installed).
 import hashlib
 import json
 import shutil
-import struct
 import subprocess
 
-import dpkt
 import pytest
 
+from pcapng_read import read_back
 from runner import TOKEN_MARKER, Emulator, run_tasks
 
 NO_ROTATION = ("--pcap-total-size", "100000000")
@@ -27,20 +26,9 @@ def sha256(path):
 
 
 def packet_comments(path):
-    """The comments of each Enhanced Packet Block, in order (dpkt's block parser), and the section comments."""
-    data = path.read_bytes()
-    packets, sections, pos = [], [], 0
-    while pos < len(data):
-        block_type, length = struct.unpack_from("<II", data, pos)
-        block = data[pos:pos + length]
-        pos += length
-        if block_type == dpkt.pcapng.PCAPNG_BT_EPB:
-            epb = dpkt.pcapng.EnhancedPacketBlockLE(block)
-            packets.append([opt.text for opt in epb.opts if opt.code == dpkt.pcapng.PCAPNG_OPT_COMMENT])
-        elif block_type == dpkt.pcapng.PCAPNG_BT_SHB:
-            shb = dpkt.pcapng.SectionHeaderBlockLE(block)
-            sections += [opt.text for opt in shb.opts if opt.code == dpkt.pcapng.PCAPNG_OPT_COMMENT]
-    return packets, sections
+    """The comments of each packet, in order, and the section comments."""
+    sections, _interfaces, packets = read_back(path)
+    return [packet[4] for packet in packets], [text for comments in sections for text in comments]
 
 
 def fetch(tmp_path, scs, alerts, dest, check=False, **options):

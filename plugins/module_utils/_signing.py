@@ -25,21 +25,31 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import types
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
 from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable, shortened
 
-try:
-    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-    HAS_CRYPTOGRAPHY = True
-except ImportError:  # pragma: no cover - ansible-core depends on cryptography
-    HAS_CRYPTOGRAPHY = False
 
-    class InvalidSignature(Exception):
-        """Stands for cryptography's, so that importers load; nothing raises it without cryptography."""
+
+def crypto():
+    """The parts of cryptography signing uses, imported when a key is used: at import time they would cost every
+    alert_pcap run about 0.1 s and 11 MiB of memory, signed or not."""
+    try:
+        # pylint: disable-next=import-outside-toplevel
+        from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+        # pylint: disable-next=import-outside-toplevel
+        from cryptography.hazmat.primitives import serialization
+        # pylint: disable-next=import-outside-toplevel
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+    except ImportError:  # pragma: no cover - ansible-core depends on cryptography
+        raise ScsConfigError("Signing manifests and checking their signatures need the Python package cryptography on "
+                             "the host the module runs on; install it.") from None
+    return types.SimpleNamespace(InvalidSignature=InvalidSignature, UnsupportedAlgorithm=UnsupportedAlgorithm,
+                                 serialization=serialization, Ed25519PrivateKey=Ed25519PrivateKey,
+                                 Ed25519PublicKey=Ed25519PublicKey)
+
 
 # The SSHSIG namespace of manifest signatures: a signature made for another use (git commits, files) does not verify.
 SSH_NAMESPACE = "stamus.scs-evidence"
@@ -68,6 +78,7 @@ def signature_path(manifest_path):
 
 def ssh_fingerprint(public_key):
     """``SHA256:<base64>`` of a public key, as ``ssh-keygen -l`` shows it (for either kind of key)."""
+    serialization = crypto().serialization
     line = public_key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     blob = base64.b64decode(line.split()[1])
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode("ascii").rstrip("=")
@@ -117,10 +128,11 @@ class Ed25519Signer:
             return self._key.sign(data)
 
     def verifies(self, path, signature):
+        invalid = crypto().InvalidSignature
         try:
             with mapped(path) as data:
                 self._key.public_key().verify(signature, data)
-        except InvalidSignature:
+        except invalid:
             return False
         return True
 
@@ -230,9 +242,10 @@ def load_ssh_signer(data, path, passphrase):
     # ssh-keygen -y reads the key as -Y sign will (its passphrase, its permissions) and prints its public key.
     with askpass_env(passphrase) as env:
         done = ssh_run([ssh_keygen, "-y", "-f", path], env=env, timeout=60)
+    lib = crypto()
     try:
-        public_key = serialization.load_ssh_public_key(done.stdout.strip()) if done.returncode == 0 else None
-    except (ValueError, UnsupportedAlgorithm):
+        public_key = lib.serialization.load_ssh_public_key(done.stdout.strip()) if done.returncode == 0 else None
+    except (ValueError, lib.UnsupportedAlgorithm):
         public_key = None
     if public_key is None:
         raise SigningError("ssh-keygen cannot read sign_key %s%s: %s" % (
@@ -242,14 +255,13 @@ def load_ssh_signer(data, path, passphrase):
 
 def load_signer(path, passphrase=None):
     """The signer of the key file ``path``, checked (type, passphrase) before anything is fetched."""
-    if not HAS_CRYPTOGRAPHY:  # pragma: no cover
-        raise ScsConfigError("sign_key needs the Python package cryptography on the host the module runs on; install it.")
+    lib = crypto()
     data = read_key_file(path)
     secret = passphrase.encode("utf-8") if passphrase else None
     if data.lstrip().startswith(OPENSSH_PRIVATE_BEGIN):
         return load_ssh_signer(data, path, passphrase)
-    key = _load(serialization.load_pem_private_key, data, secret, path, passphrase)
-    if not isinstance(key, Ed25519PrivateKey):
+    key = _load(lib.serialization.load_pem_private_key, data, secret, path, passphrase)
+    if not isinstance(key, lib.Ed25519PrivateKey):
         raise SigningError("sign_key %s is a %s key, not an Ed25519 key. %s." % (
             path, type(key).__name__.replace("_", "").replace("PrivateKey", "") or "other", KEY_FIX))
     return Ed25519Signer(key, path)
@@ -263,7 +275,7 @@ def _load(loader, data, secret, path, passphrase):
         if secret is None:
             raise SigningError("sign_key %s is encrypted: give its passphrase in sign_key_passphrase (from a vault)." % path) from None
         raise SigningError(NOT_ENCRYPTED % path) from None
-    except (ValueError, UnsupportedAlgorithm):
+    except (ValueError, crypto().UnsupportedAlgorithm):
         if passphrase:
             raise SigningError("sign_key %s cannot be read with the sign_key_passphrase given (wrong passphrase, or not "
                                "a supported key). %s." % (path, KEY_FIX)) from None
@@ -272,15 +284,14 @@ def _load(loader, data, secret, path, passphrase):
 
 def load_public_key(path):
     """An Ed25519 public key in PEM (``openssl pkey -pubout``), for evidence_verify's public_key."""
-    if not HAS_CRYPTOGRAPHY:  # pragma: no cover
-        raise ScsConfigError("public_key needs the Python package cryptography on the host the module runs on; install it.")
+    lib = crypto()
     data = read_key_file(path, what="public_key")
     try:
-        key = serialization.load_pem_public_key(data)
-    except (ValueError, UnsupportedAlgorithm):
+        key = lib.serialization.load_pem_public_key(data)
+    except (ValueError, lib.UnsupportedAlgorithm):
         raise ScsConfigError("public_key %s is not a public key in PEM. Make it from the signing key with "
                              "openssl pkey -in key.pem -pubout -out key.pub.pem." % path) from None
-    if not isinstance(key, Ed25519PublicKey):
+    if not isinstance(key, lib.Ed25519PublicKey):
         raise ScsConfigError("public_key %s is not an Ed25519 public key; manifests are signed with Ed25519 keys "
                              "(for SSH keys give allowed_signers)." % path)
     return key

@@ -23,7 +23,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._signing import (
     MAX_SIGNATURE_BYTES,
     SSH_NAMESPACE,
     SSH_SIGNATURE_BEGIN,
-    InvalidSignature,
+    crypto,
     mapped,
     signature_path,
     ssh_run,
@@ -80,10 +80,11 @@ class Keys:
             return "bad", "the signature file is neither a 64-byte Ed25519 signature nor an SSH signature"
         if self.public_key is None:
             return "unchecked", "a raw Ed25519 signature: give public_key to check it"
+        invalid = crypto().InvalidSignature
         try:
             with mapped(manifest_path) as data:
                 self.public_key.verify(signature, data)
-        except InvalidSignature:
+        except invalid:
             return "bad", "the manifest does not match its signature with public_key"
         return "good", None
 

@@ -5,11 +5,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from collection_path import collections_dir
 
 from ansible_collections.stamus.scs.plugins.module_utils._evidence import MANIFEST_SCHEMA, FlowEvidence
 from ansible_collections.stamus.scs.plugins.module_utils._signing import SSH_NAMESPACE, SigningError, load_signer
@@ -218,3 +221,14 @@ def test_an_ssh_key_without_ssh_keygen_names_the_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(SigningError, match="ssh-keygen is not on the PATH.*install OpenSSH's client"):
         load_signer(str(path))
+
+
+def test_cryptography_is_imported_only_when_a_key_is_used():
+    """Every alert_pcap run imports _signing; cryptography costs it about 0.1 s and 11 MiB, so only a key loads it."""
+    code = ("import sys\n"
+            "import ansible_collections.stamus.scs.plugins.modules.alert_pcap\n"
+            "import ansible_collections.stamus.scs.plugins.modules.evidence_verify\n"
+            "print(sorted(name for name in sys.modules if name.split('.')[0] == 'cryptography'))")
+    done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=collections_dir()),
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

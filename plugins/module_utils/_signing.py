@@ -32,7 +32,6 @@ from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_wr
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable, shortened
 
 
-
 def crypto():
     """The parts of cryptography signing uses, imported when a key is used: at import time they would cost every
     alert_pcap run about 0.1 s and 11 MiB of memory, signed or not."""

@@ -16,14 +16,13 @@ Key material never leaves this file's objects: errors name the key's path, never
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import hashlib
 import mmap
 import os
 import re
-import shutil
 import stat
-import subprocess
 import tempfile
 import types
 
@@ -149,7 +148,7 @@ class SshSigner:
 
     def sign_file(self, path):
         with askpass_env(self._passphrase) as env:
-            done = ssh_run([self._ssh_keygen, "-Y", "sign", "-f", self.path, "-n", SSH_NAMESPACE], path, env=env)
+            done = self._ssh_keygen.run(["-Y", "sign", "-f", self.path, "-n", SSH_NAMESPACE], path, env=env)
         signature = done.stdout
         if done.returncode != 0 or not signature.startswith(SSH_SIGNATURE_BEGIN) or len(signature) > MAX_SIGNATURE_BYTES:
             raise SigningError("ssh-keygen -Y sign with sign_key %s failed (exit %d): %s" % (
@@ -168,31 +167,45 @@ def ssh_said(done):
 
 @contextlib.contextmanager
 def askpass_env(passphrase):
-    """The environment for ssh-keygen: with a passphrase, an askpass helper that prints it. ssh-keygen reads one from
-    a terminal or an askpass program only; the helper prints it from the environment of the child, so it is neither
-    on a command line nor in a file."""
-    env = dict(os.environ, LC_ALL="C")
-    env.pop("DISPLAY", None)
+    """What ssh-keygen's environment gets: with a passphrase, an askpass helper that prints it (ssh-keygen reads one
+    from a terminal or an askpass program only; the helper prints it from the environment of the child, so it is
+    neither on a command line nor in a file); without one, no askpass program at all."""
     if not passphrase:
-        yield env
+        yield {"SSH_ASKPASS_REQUIRE": "never"}
         return
     with tempfile.TemporaryDirectory(prefix="stamus-scs-askpass-") as private:
         helper = os.path.join(private, "askpass")
         with open(helper, "w", encoding="utf-8") as handle:
             handle.write('#!/bin/sh\nprintf "%s\\n" "$STAMUS_SCS_SIGN_PASSPHRASE"\n')
         os.chmod(helper, 0o700)
-        env.update(SSH_ASKPASS=helper, SSH_ASKPASS_REQUIRE="force", STAMUS_SCS_SIGN_PASSPHRASE=passphrase)
-        yield env
+        yield {"SSH_ASKPASS": helper, "SSH_ASKPASS_REQUIRE": "force", "STAMUS_SCS_SIGN_PASSPHRASE": passphrase}
 
 
-def ssh_run(arguments, message_path=None, env=None, timeout=SSH_KEYGEN_TIMEOUT):
-    """ssh-keygen with the file ``message_path`` (or nothing) on its input; the finished process (output captured)."""
-    with open(message_path or os.devnull, "rb") as message:
-        try:
-            return subprocess.run(arguments, stdin=message, capture_output=True, env=env, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
+SshResult = collections.namedtuple("SshResult", "returncode stdout stderr")
+
+
+class SshKeygen:
+    """The ssh-keygen of the host the module runs on, run by the module's ``run_command`` (modules start no process
+    of their own), under coreutils' ``timeout`` where the host has it: ``run_command`` has no time limit."""
+
+    def __init__(self, module):
+        self._module = module
+        self.path = module.get_bin_path("ssh-keygen")
+        self._timeout = module.get_bin_path("timeout")
+
+    def run(self, arguments, message_path=None, env=None, seconds=SSH_KEYGEN_TIMEOUT):
+        """``ssh-keygen <arguments>`` with the file ``message_path`` (mapped, not read into memory) or nothing on its
+        input, ``env`` added to its environment: an SshResult, its output as bytes."""
+        command = [self.path] + arguments
+        if self._timeout:
+            command = [self._timeout, "--kill-after=5", str(seconds)] + command
+        with mapped(message_path) if message_path else contextlib.nullcontext() as message:
+            returncode, stdout, stderr = self._module.run_command(
+                command, data=message, binary_data=True, environ_update=dict(env or {}, LC_ALL="C"), encoding=None)
+        if self._timeout and returncode in (124, 137):  # timeout's own codes: time is up, then killed
             raise SigningError("ssh-keygen did not finish with %s within %d seconds." % (
-                message_path or arguments[-1], timeout)) from None
+                message_path or arguments[-1], seconds))
+        return SshResult(returncode, stdout, stderr)
 
 
 def ssh_check(ssh_keygen, path, signature):
@@ -202,8 +215,7 @@ def ssh_check(ssh_keygen, path, signature):
         signature_file = os.path.join(private, "manifest.sig")
         with open(signature_file, "wb") as handle:
             handle.write(signature)
-        done = ssh_run([ssh_keygen, "-Y", "check-novalidate", "-n", SSH_NAMESPACE, "-s", signature_file], path,
-                       env=dict(os.environ, LC_ALL="C"))
+        done = ssh_keygen.run(["-Y", "check-novalidate", "-n", SSH_NAMESPACE, "-s", signature_file], path)
     match = GOOD_SSH_SIGNATURE_RE.search(done.stdout.decode("ascii", "replace")) if done.returncode == 0 else None
     return match.group(1) if match else None
 
@@ -224,7 +236,7 @@ def openssh_cipher(data):
     return name.decode("ascii", "replace") if len(name) == length else None
 
 
-def load_ssh_signer(data, path, passphrase):
+def load_ssh_signer(data, path, passphrase, ssh_keygen):
     cipher = openssh_cipher(data)
     if cipher is None:
         raise SigningError("sign_key %s is not a valid OpenSSH private key. %s." % (path, KEY_FIX))
@@ -232,15 +244,14 @@ def load_ssh_signer(data, path, passphrase):
         raise SigningError("sign_key %s is encrypted: give its passphrase in sign_key_passphrase (from a vault)." % path)
     if cipher == "none" and passphrase:
         raise SigningError(NOT_ENCRYPTED % path)
-    ssh_keygen = shutil.which("ssh-keygen")
-    if ssh_keygen is None:
+    if ssh_keygen is None or ssh_keygen.path is None:
         raise SigningError("sign_key %s is an OpenSSH key, which is signed with ssh-keygen -Y sign, but ssh-keygen "
                            "is not on the PATH of the host the module runs on: install OpenSSH's client (package "
                            "openssh-client or openssh-clients), or give an Ed25519 key in PEM "
                            "(openssl genpkey -algorithm ed25519)." % path)
     # ssh-keygen -y reads the key as -Y sign will (its passphrase, its permissions) and prints its public key.
     with askpass_env(passphrase) as env:
-        done = ssh_run([ssh_keygen, "-y", "-f", path], env=env, timeout=60)
+        done = ssh_keygen.run(["-y", "-f", path], env=env, seconds=60)
     lib = crypto()
     try:
         public_key = lib.serialization.load_ssh_public_key(done.stdout.strip()) if done.returncode == 0 else None
@@ -252,13 +263,14 @@ def load_ssh_signer(data, path, passphrase):
     return SshSigner(public_key, path, passphrase, ssh_keygen)
 
 
-def load_signer(path, passphrase=None):
-    """The signer of the key file ``path``, checked (type, passphrase) before anything is fetched."""
+def load_signer(path, passphrase=None, ssh_keygen=None):
+    """The signer of the key file ``path``, checked (type, passphrase) before anything is fetched; an OpenSSH key
+    signs with ``ssh_keygen`` (an SshKeygen)."""
     lib = crypto()
     data = read_key_file(path)
     secret = passphrase.encode("utf-8") if passphrase else None
     if data.lstrip().startswith(OPENSSH_PRIVATE_BEGIN):
-        return load_ssh_signer(data, path, passphrase)
+        return load_ssh_signer(data, path, passphrase, ssh_keygen)
     key = _load(lib.serialization.load_pem_private_key, data, secret, path, passphrase)
     if not isinstance(key, lib.Ed25519PrivateKey):
         raise SigningError("sign_key %s is a %s key, not an Ed25519 key. %s." % (

@@ -26,7 +26,6 @@ from ansible_collections.stamus.scs.plugins.module_utils._signing import (
     crypto,
     mapped,
     signature_path,
-    ssh_run,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable, shortened
 
@@ -57,7 +56,7 @@ def shown(value):
 
 class Keys:
     """What signatures are checked with: an Ed25519 public key (raw signatures), an allowed_signers file and the
-    identity to check against (SSHSIG, through ssh-keygen -Y verify)."""
+    identity to check against (SSHSIG, through ``ssh_keygen``, an SshKeygen, with -Y verify)."""
 
     def __init__(self, public_key=None, allowed_signers=None, identity=None, ssh_keygen=None, namespace=SSH_NAMESPACE):
         self.public_key = public_key
@@ -93,9 +92,8 @@ class Keys:
             signature_file = os.path.join(private, "manifest.sig")
             with open(signature_file, "wb") as handle:
                 handle.write(signature)
-            done = ssh_run([self.ssh_keygen, "-Y", "verify", "-f", self.allowed_signers, "-I", self.identity,
-                            "-n", self.namespace, "-s", signature_file], manifest_path,
-                           env=dict(os.environ, LC_ALL="C"))
+            done = self.ssh_keygen.run(["-Y", "verify", "-f", self.allowed_signers, "-I", self.identity,
+                                        "-n", self.namespace, "-s", signature_file], manifest_path)
         if done.returncode == 0 and done.stdout.startswith(b"Good"):
             return "good", None
         said = shown(done.stderr.decode("utf-8", "replace").strip())

@@ -186,7 +186,9 @@ options:
         -sigfile 123.json.sig) checks.
       - An OpenSSH private key (C(ssh-keygen -t ed25519 -f key)) is signed with C(ssh-keygen -Y sign) in the
         namespace C(stamus.scs-evidence), which C(ssh-keygen -Y verify -n stamus.scs-evidence) checks against an
-        allowed_signers file; C(ssh-keygen) must be on the E(PATH).
+        allowed_signers file; C(ssh-keygen) must be on the E(PATH). Where coreutils' C(timeout) is installed,
+        an C(ssh-keygen) that has not finished after 300 seconds (60 for reading the key) is stopped and the run fails
+        with a clear error (for a security key that waits for a touch, for example).
       - The key is checked before any call to SCS (missing, unreadable, another type, encrypted without
         O(sign_key_passphrase)).
       - Each signature is written just before its manifest takes its place. When it cannot be made, the manifest
@@ -540,7 +542,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._files import (
 )
 from ansible_collections.stamus.scs.plugins.module_utils._flow_artifacts import ArtifactOptions
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_steps import download_limits
-from ansible_collections.stamus.scs.plugins.module_utils._signing import load_signer
+from ansible_collections.stamus.scs.plugins.module_utils._signing import SshKeygen, load_signer
 from ansible_collections.stamus.scs.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 MAX_LISTED = 10
@@ -613,7 +615,9 @@ def main():
         artifacts = ArtifactOptions(params["flow_events"], params["files"], params["max_file_size"],
                                     limits["time_limit"])
         check_within(params["dest"], params["dest_root"])
-        signer = load_signer(params["sign_key"], params["sign_key_passphrase"]) if params["sign_key"] else None
+        signer = None
+        if params["sign_key"]:
+            signer = load_signer(params["sign_key"], params["sign_key_passphrase"], SshKeygen(module))
         reads_scs = all(params[name] is None for name in GIVEN_ALERTS)
         if module.check_mode:
             source = alert_source(module.client if reads_scs else None, params)

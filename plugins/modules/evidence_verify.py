@@ -41,7 +41,8 @@ options:
     description:
       - An OpenSSH allowed_signers file (C(<identity> <public key>) per line, see C(ssh-keygen(1))) that checks SSH
         signatures (made with an OpenSSH O(stamus.scs.alert_pcap#module:sign_key)), with C(ssh-keygen -Y verify) in
-        the namespace C(stamus.scs-evidence). Needs O(signer_identity) and C(ssh-keygen) on the E(PATH).
+        the namespace C(stamus.scs-evidence). Needs O(signer_identity) and C(ssh-keygen) on the E(PATH); where
+        coreutils' C(timeout) is installed, a check that takes more than 300 seconds is stopped with an error.
     type: path
   signer_identity:
     description: The identity of O(allowed_signers) the SSH signatures must be made by.
@@ -156,22 +157,22 @@ summary:
 """
 
 import os
-import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsError
-from ansible_collections.stamus.scs.plugins.module_utils._signing import load_public_key, read_key_file
+from ansible_collections.stamus.scs.plugins.module_utils._signing import SshKeygen, load_public_key, read_key_file
 from ansible_collections.stamus.scs.plugins.module_utils._verify_tree import Keys, TreeCheck
 
 
-def keys_of(params):
+def keys_of(module):
+    params = module.params
     public_key = load_public_key(params["public_key"]) if params["public_key"] else None
     allowed, ssh_keygen = params["allowed_signers"], None
     if allowed:
         read_key_file(allowed, what="allowed_signers")  # a clear error when it is missing or unreadable
-        ssh_keygen = shutil.which("ssh-keygen")
-        if ssh_keygen is None:
+        ssh_keygen = SshKeygen(module)
+        if ssh_keygen.path is None:
             raise ScsError("allowed_signers is checked with ssh-keygen -Y verify, which is not on the PATH: install "
                            "OpenSSH's client (package openssh-client or openssh-clients).")
     return Keys(public_key, allowed, params["signer_identity"], ssh_keygen)
@@ -196,7 +197,7 @@ def main():
         module.fail_json(msg="path %s is not a directory (a symbolic link is refused): give the dest of alert_pcap."
                          % params["path"])
     try:
-        result = TreeCheck(params["path"], keys_of(params), params["require_signature"], params["results"]).run()
+        result = TreeCheck(params["path"], keys_of(module), params["require_signature"], params["results"]).run()
     except ScsError as err:
         module.fail_json(msg=str(err))
     except OSError as err:

@@ -13,6 +13,8 @@ import pytest
 import requests
 import trustme
 import urllib3
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
 from requests.adapters import BaseAdapter
 
 
@@ -76,6 +78,13 @@ def fake_server(monkeypatch):
 
     monkeypatch.setattr(requests.Session, "__init__", init)
     return server
+
+
+@pytest.fixture
+def ansible_module():
+    """A real AnsibleModule with no options: its run_command and get_bin_path are what the modules use."""
+    with patch_module_args({}):
+        return AnsibleModule(argument_spec={})
 
 
 @pytest.fixture(scope="session")

@@ -343,8 +343,10 @@ def test_download_that_cannot_fit_is_refused_with_both_sizes(client, fake_server
 
 
 def test_free_space_is_that_of_the_filesystem(tmp_path):
+    """What an unprivileged writer may use (f_bavail, not f_bfree); other jobs write beside this test, so the value
+    is compared with the filesystem's within 64 MiB rather than to the byte."""
     info = os.statvfs(str(tmp_path))
-    assert files.free_space(str(tmp_path)) == info.f_bavail * info.f_frsize
+    assert abs(files.free_space(str(tmp_path)) - info.f_bavail * info.f_frsize) <= 64 * MIB
     assert files.free_space(str(tmp_path / "missing")) is None
 
 

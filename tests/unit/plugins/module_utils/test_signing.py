@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from collection_path import collections_dir
 
 from ansible_collections.stamus.scs.plugins.module_utils._evidence import MANIFEST_SCHEMA, FlowEvidence
-from ansible_collections.stamus.scs.plugins.module_utils._signing import SSH_NAMESPACE, SigningError, load_signer
+from ansible_collections.stamus.scs.plugins.module_utils._signing import SSH_NAMESPACE, SigningError, SshKeygen, load_signer
 
 PASSPHRASE = "correct horse battery staple"
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
@@ -144,9 +144,9 @@ def test_openssl_pkeyutl_verifies_the_signature(tmp_path):
 
 @needs_ssh_keygen
 @pytest.mark.parametrize("passphrase", ["", PASSPHRASE])
-def test_ssh_keygen_verifies_an_ssh_signature(tmp_path, passphrase):
+def test_ssh_keygen_verifies_an_ssh_signature(tmp_path, passphrase, ansible_module):
     key = ssh_key(tmp_path / "id_evidence", passphrase)
-    flow = flow_with_manifest(tmp_path, load_signer(str(key), passphrase or None))
+    flow = flow_with_manifest(tmp_path, load_signer(str(key), passphrase or None, SshKeygen(ansible_module)))
     signature = (tmp_path / "probe-01" / "7.json.sig").read_bytes()
     assert signature.startswith(b"-----BEGIN SSH SIGNATURE-----")
     allowed = tmp_path / "allowed_signers"
@@ -168,7 +168,7 @@ def test_ssh_keygen_verifies_an_ssh_signature(tmp_path, passphrase):
     assert ssh_verify(flow.manifest_path).returncode == 0
 
 
-def test_keys_that_cannot_sign_get_a_clear_error_naming_the_file_never_its_content(tmp_path):
+def test_keys_that_cannot_sign_get_a_clear_error_naming_the_file_never_its_content(tmp_path, ansible_module):
     cases = []
     missing = tmp_path / "missing.pem"
     cases.append((missing, None, "does not exist"))
@@ -194,7 +194,7 @@ def test_keys_that_cannot_sign_get_a_clear_error_naming_the_file_never_its_conte
         cases.append((tmp_path / "id_encrypted", "wrong", "cannot read sign_key"))
     for path, passphrase, expected in cases:
         with pytest.raises(SigningError) as raised:
-            load_signer(str(path), passphrase)
+            load_signer(str(path), passphrase, SshKeygen(ansible_module))
         message = str(raised.value)
         assert expected in message and str(path) in message, (path, message)
         body = path.read_bytes() if path.is_file() else b""
@@ -213,14 +213,30 @@ def test_an_unreadable_key_names_the_fix(tmp_path):
         load_signer(str(key))
 
 
-def test_an_ssh_key_without_ssh_keygen_names_the_fix(tmp_path, monkeypatch):
+def test_an_ssh_key_without_ssh_keygen_names_the_fix(tmp_path, monkeypatch, ansible_module):
     key = ed25519.Ed25519PrivateKey.generate()
     path = tmp_path / "id_evidence"
     path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
                                        serialization.NoEncryption()))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(SigningError, match="ssh-keygen is not on the PATH.*install OpenSSH's client"):
-        load_signer(str(path))
+        load_signer(str(path), None, SshKeygen(ansible_module))
+
+
+@pytest.mark.skipif(shutil.which("timeout") is None, reason="coreutils' timeout is not installed")
+def test_an_ssh_keygen_that_hangs_is_stopped_with_a_clear_error(tmp_path, monkeypatch, ansible_module):
+    """run_command has no time limit: coreutils' timeout stops an ssh-keygen that waits (a security key's touch)."""
+    hanging = tmp_path / "bin" / "ssh-keygen"
+    hanging.parent.mkdir()
+    hanging.write_text("#!/bin/sh\nexec sleep 60\n")
+    hanging.chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (hanging.parent, os.environ["PATH"]))
+    ssh_keygen = SshKeygen(ansible_module)
+    assert ssh_keygen.path == str(hanging)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{}")
+    with pytest.raises(SigningError, match="ssh-keygen did not finish with .*manifest.json within 1 seconds"):
+        ssh_keygen.run(["-Y", "sign"], str(manifest), seconds=1)
 
 
 def test_cryptography_is_imported_only_when_a_key_is_used():

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ansible_collections.stamus.scs.plugins.module_utils._evidence import MANIFEST_SCHEMA, FlowEvidence
-from ansible_collections.stamus.scs.plugins.module_utils._signing import load_signer
+from ansible_collections.stamus.scs.plugins.module_utils._signing import SshKeygen, load_signer
 from ansible_collections.stamus.scs.plugins.module_utils._verify_tree import Keys, TreeCheck
 
 FLOW = 123
@@ -180,14 +180,14 @@ def test_a_missing_listed_file_is_reported(signed):
 
 
 @pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed")
-def test_ssh_signatures_are_checked_against_allowed_signers(tmp_path):
+def test_ssh_signatures_are_checked_against_allowed_signers(tmp_path, ansible_module):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "id")], check=True)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
-    full_flow(tmp_path / "evidence", load_signer(str(tmp_path / "id")))
+    ssh_keygen = SshKeygen(ansible_module)
+    full_flow(tmp_path / "evidence", load_signer(str(tmp_path / "id"), None, ssh_keygen))
     allowed = tmp_path / "allowed_signers"
     allowed.write_text("soc@example.net " + (tmp_path / "id.pub").read_text()
                        + "intruder@example.net " + (tmp_path / "other.pub").read_text())
-    ssh_keygen = shutil.which("ssh-keygen")
     assert check(tmp_path / "evidence", Keys(allowed_signers=str(allowed), identity="soc@example.net",
                                              ssh_keygen=ssh_keygen))[1][FLOW]["signature"] == "good"
     _result, flows = check(tmp_path / "evidence", Keys(allowed_signers=str(allowed), identity="intruder@example.net",

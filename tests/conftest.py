@@ -1,7 +1,10 @@
-"""Make the collection importable as ansible_collections.stamus.scs for every test run by pytest."""
+"""Make the collection importable as ansible_collections.stamus.scs for every test run by pytest, and the fixtures
+shared by integration and reliability tests."""
 
 import os
 import sys
+
+import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # collection_path, under --import-mode=importlib
 
@@ -13,3 +16,12 @@ def pytest_configure(config):  # pylint: disable=unused-argument
     root = collections_dir()
     if root not in sys.path:
         sys.path.insert(0, root)
+
+
+@pytest.fixture
+def emu(site):
+    """The test module's emulator (its own ``site`` fixture) with no fault injected nor file corrupted, before and
+    after the test."""
+    site.reset_faults()
+    yield site
+    site.reset_faults()

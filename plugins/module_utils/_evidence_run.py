@@ -39,10 +39,10 @@ from ansible_collections.stamus.scs.plugins.module_utils._evidence import (
     unique_alerts,
     utc_now,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._files import prepare_directory
+from ansible_collections.stamus.scs.plugins.module_utils._files import os_error_text, prepare_directory
 from ansible_collections.stamus.scs.plugins.module_utils._flow_artifacts import FILE_OUTCOMES, FlowArtifacts, discard, missing
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import PcapFormatError
-from ansible_collections.stamus.scs.plugins.module_utils._pcapng_annotate import AnnotatedRefresh, annotate_flow, annotated_path
+from ansible_collections.stamus.scs.plugins.module_utils._pcapng_annotate import AnnotatedRefresh, annotate_flow
 from ansible_collections.stamus.scs.plugins.module_utils._signing import SigningError
 from ansible_collections.stamus.scs.plugins.module_utils._spool import AlertSpool
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
@@ -319,9 +319,9 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         except ScsError as err:
             return Outcome("failed", str(err))
         except OSError as err:
-            return Outcome("failed", "Cannot write the evidence for flow %d of %s: %s (%s). Free space or fix the "
+            return Outcome("failed", "Cannot write the evidence for flow %d of %s: %s. Free space or fix the "
                                      "permissions of dest; nothing partial was kept." % (
-                                         flow.flow_id, flow.probe, err.strerror or err, getattr(err, "filename", "") or ""))
+                                         flow.flow_id, flow.probe, os_error_text(err)))
         except Exception as err:  # pylint: disable=broad-exception-caught
             # One flow's bug must not lose the results of a thousand others, nor show a traceback (nor the token).
             return Outcome("failed", "Unexpected %s while fetching flow %d of %s: %s" % (
@@ -395,18 +395,18 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         places = self.spool.entries(flow)
         listed = set()
         artifacts = NO_ARTIFACTS
+        members = {}
         try:
             artifacts = self._fetch_artifacts(client, flow, source)
-            manifest = build_manifest(flow, facts, self.context, timeline, source, artifacts.members)
+            members = dict(artifacts.members)
             if self.annotated:
-                manifest["annotated"] = annotate_flow(flow, unique_alerts(self.spool.read(places), set()),
-                                                      facts["sha256"], self.mode)
+                members["annotated"] = annotate_flow(flow, unique_alerts(self.spool.read(places), set()),
+                                                     facts["sha256"], self.mode)
+            manifest = build_manifest(flow, facts, self.context, timeline, source, members)
             flow.write_manifest(manifest, unique_alerts(self.spool.read(places), listed), self.mode)
         except BaseException:
             os.unlink(flow.pcap_path)  # a pcap without its custody manifest is not evidence
-            discard(flow.directory, artifacts.members)
-            if self.annotated and os.path.exists(annotated_path(flow.pcap_path)):
-                os.unlink(annotated_path(flow.pcap_path))
+            discard(flow.directory, members)
             raise
         flow.written, flow.unique = len(places), len(listed)
         if artifacts.problems:
@@ -527,11 +527,10 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
             added = flow.merge(lambda: self.spool.read(self.spool.entries(flow)), self.mode, update=refresh)
         except OSError as err:
             self._settle(flow, Outcome("failed", "The pcap of flow %d of %s is kept, but its manifest%s could not list "
-                                                 "the flow's other alerts: %s (%s). Free space or fix the permissions of "
+                                                 "the flow's other alerts: %s. Free space or fix the permissions of "
                                                  "dest and run again." % (flow.flow_id, flow.probe,
                                                                           " and its annotated copy" if refresh else "",
-                                                                          err.strerror or err,
-                                                                          getattr(err, "filename", "") or "")))
+                                                                          os_error_text(err))))
             return
         except SigningError as err:
             self._settle(flow, Outcome("failed", "The pcap of flow %d of %s is kept with its earlier manifest, which "

@@ -107,16 +107,27 @@ def atomic_write_chunks(dest, chunks, mode=0o640, before_commit=None):
     """
     digest = hashlib.sha256()
     size = 0
-    with PartFile(dest) as part:
-        for chunk in chunks:
-            write_all(part.fd, chunk)
-            digest.update(chunk)
-            size += len(chunk)
-        part.sync(mode)
-        if before_commit is not None:
-            before_commit(part.path)
-        part.commit()
+    try:
+        with PartFile(dest) as part:
+            for chunk in chunks:
+                write_all(part.fd, chunk)
+                digest.update(chunk)
+                size += len(chunk)
+            part.sync(mode)
+            if before_commit is not None:
+                before_commit(part.path)
+            part.commit()
+    except OSError as err:
+        if not err.filename:
+            err.filename = dest  # a failed write or fsync names no file: say which one it was
+        raise
     return size, digest.hexdigest()
+
+
+def os_error_text(err):
+    """``No space left on device (/srv/evidence/probe-01/1.json)``: an OSError's reason and the file it names."""
+    reason = err.strerror or str(err)
+    return "%s (%s)" % (reason, err.filename) if getattr(err, "filename", None) else reason
 
 
 def _writer_gone(host, pid):

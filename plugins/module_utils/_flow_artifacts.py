@@ -21,7 +21,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsError,
     ScsPermissionError,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._files import prepare_directory, sha256_file
+from ansible_collections.stamus.scs.plugins.module_utils._files import os_error_text, prepare_directory, sha256_file
 from ansible_collections.stamus.scs.plugins.module_utils._filestore import SHA256_RE, fetch_file, stored_files
 from ansible_collections.stamus.scs.plugins.module_utils._flow_events import fetch_events, fileinfo_events, save_events
 
@@ -77,9 +77,10 @@ def missing(directory, flow_id, manifest, options):
 
 
 def discard(directory, members):
-    """Remove the files ``members`` (a manifest's flow_events and files) name, once no manifest will list them."""
+    """Remove the files ``members`` (a manifest's flow_events, files and annotated copy) name, once no manifest will
+    list them."""
     emptied = set()
-    for entry in [members.get("flow_events")] + list(members.get("files") or []):
+    for entry in [members.get("flow_events"), members.get("annotated")] + list(members.get("files") or []):
         if isinstance(entry, dict) and entry.get("file"):
             path = os.path.join(directory, entry["file"])
             emptied.add(os.path.dirname(path))
@@ -182,6 +183,4 @@ class FlowArtifacts:
 
 
 def _reason(err):
-    if isinstance(err, OSError):
-        return "%s (%s)" % (err.strerror or err, getattr(err, "filename", "") or "")
-    return str(err)
+    return os_error_text(err) if isinstance(err, OSError) else str(err)

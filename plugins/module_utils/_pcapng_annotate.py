@@ -370,10 +370,6 @@ def write_annotated(pcap_path, dest, alerts, pcap_sha256, manifest_name, mode=0o
         size, sha256 = atomic_write_chunks(dest, _chunks(pcap_path, writer), mode=mode)
     except PcapFormatError as err:
         raise ScsLimitError("Cannot write the annotated copy of %s: %s." % (pcap_path, err)) from None
-    except OSError as err:
-        if not err.filename:
-            err.filename = dest  # a failed write names no file: say which one it was
-        raise
     return {"file": os.path.basename(dest), "sha256": sha256, "size": size, "comments": writer.comments,
             "nearest": len(plan.nearest), "unmatched": plan.unmatched}
 

@@ -16,15 +16,6 @@ def site():
         yield emulator
 
 
-@pytest.fixture
-def emu(site):
-    site.clear_faults()
-    site.configure(filestore_corrupt=False)
-    yield site
-    site.clear_faults()
-    site.configure(filestore_corrupt=False)
-
-
 def fetch(tmp_path, emulator, alert, dest, **options):
     return run_tasks(tmp_path, emulator.env(), [{"name": "Fetch", "register": "pull", "stamus.scs.alert_pcap": dict(
         {"alerts": [alert], "dest": str(dest)}, **options)}])

@@ -73,7 +73,7 @@ class Ledger:
 def _portable(text):
     """The doc is committed: no path of this machine, no random port."""
     text = text.replace(COLLECTIONS + "/", "<collections>/")
-    text = re.sub(re.escape(tempfile.gettempdir()) + r"/pytest-of-[^/]+/pytest-\d+/", "<tmp>/", text)
+    text = re.sub(re.escape(tempfile.gettempdir()) + r"/pytest-of-[^/]+/pytest-\d+/(popen-gw\d+/)?", "<tmp>/", text)
     text = text.replace(REPO, "<repo>").replace(tempfile.gettempdir() + "/", "<tmp>/")
     return re.sub(r"(127\.0\.0\.\d+|localhost|\[::1\]):\d+", r"\1:<port>", text)
 

@@ -42,8 +42,9 @@ def problems(dest):
         path = os.path.join(str(dest), name)
         if os.path.basename(name).startswith(".") or name.endswith(".part"):
             found.append("temporary file %s" % name)
-        elif name.endswith(".pcap") and not os.path.exists(path[:-len(".pcap")] + ".json"):
-            found.append("pcap without manifest %s" % name)
+        elif name.endswith((".pcap", ".annotated.pcapng", ".events.json")) \
+                and not os.path.exists(path[:path.index(".", len(os.path.dirname(path)))] + ".json"):
+            found.append("%s without its manifest" % name)
         elif name.endswith(".json"):
             with open(path, encoding="utf-8") as handle:
                 manifest = json.load(handle)
@@ -128,3 +129,24 @@ def test_disk_full_while_writing_the_copy_then_while_rewriting_it(tmp_path, emu,
         assert manifest["pcap"]["sha256"] == hashlib.sha256(emu.expected_pcap(alerts[0]["_id"])).hexdigest()
         ledger.record(CATEGORY, "rerun once space is freed", "alert_pcap annotated", "survived",
                       "the later alert merged into the manifest and the rewritten copy (2 comments)")
+
+
+def test_disk_full_when_the_manifest_is_written_after_the_copy_keeps_nothing(tmp_path, emu, ledger):
+    alert = emu.add_alerts(probe="probe-01", count=1)[0]
+    sized = tmp_path / "sized"
+    assert fetch(tmp_path, emu, [alert], sized)["summary"]["fetched"] == 1
+    written = sized / "probe-01"
+    manifest = "%d.json" % alert["flow_id"]
+    pages = sum(-(-os.path.getsize(written / name) // PAGE) for name in os.listdir(written) if name != manifest)
+    with fk.tiny_disk(tmp_path / "disk") as disk:
+        dest = disk / "evidence"
+        fill(disk, pages * PAGE)  # room for the pcap, its events and the copy, none for the manifest
+        full = fetch(tmp_path, emu, [alert], dest)
+        entry = full["results"][0]
+        assert full.get("failed") and entry["outcome"] == "failed", full
+        assert "No space left on device" in entry["message"] and manifest in entry["message"], entry["message"]
+        assert fk.files_under(dest) == [] and problems(dest) == []
+    ledger.record(CATEGORY, "disk full when the manifest is written, after the pcap, events and copy (tmpfs)",
+                  "alert_pcap annotated", "clear error",
+                  "no pcap, events, copy nor manifest kept: %s" % fk.excerpt(entry["message"], "No space", 120))
+    ledger.checked("no partial file")

@@ -26,15 +26,6 @@ def site():
         yield emulator
 
 
-@pytest.fixture
-def emu(site):
-    site.clear_faults()
-    site.configure(filestore_corrupt=False)
-    yield site
-    site.clear_faults()
-    site.configure(filestore_corrupt=False)
-
-
 def pull(tmp_path, emulator, alert):
     dest = tmp_path / "evidence"
     run = run_tasks(tmp_path, emulator.env(), [{"name": "Fetch", "register": "pull", "stamus.scs.alert_pcap": {

@@ -190,6 +190,11 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
     def clear_faults(self):
         self.admin("DELETE", "faults/")
 
+    def reset_faults(self):
+        """No injected fault, and the filestore serves its files intact again."""
+        self.clear_faults()
+        self.configure(filestore_corrupt=False)
+
     def faults(self):
         return self.admin("GET", "faults/").json()["faults"]
 

@@ -9,6 +9,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._files import (
     directory_lock,
     directory_mode,
     file_mode,
+    os_error_text,
     prepare_directory,
     refuse_symlink,
     sha256_file,
@@ -25,6 +26,18 @@ def test_interrupted_iterator_leaves_the_old_file(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         atomic_write_chunks(str(dest), chunks())
     assert dest.read_bytes() == b"old" and os.listdir(tmp_path) == ["f.pcap"]
+
+
+def test_a_failed_write_names_the_file_it_was_writing(tmp_path):
+    dest = tmp_path / "7.json"
+
+    def chunks():
+        yield b"{"
+        raise OSError(28, "No space left on device")  # as os.write raises it: no file name
+    with pytest.raises(OSError) as raised:
+        atomic_write_chunks(str(dest), chunks())
+    assert os_error_text(raised.value) == "No space left on device (%s)" % dest and os.listdir(tmp_path) == []
+    assert os_error_text(OSError(13, "Permission denied")) == "Permission denied"
 
 
 def test_written_file_has_mode_and_hash(tmp_path):

@@ -24,7 +24,7 @@ import tarfile
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsEvidenceError
 from ansible_collections.stamus.scs.plugins.module_utils._evidence import MANIFEST_SCHEMA, SAFE_DIRNAME_RE
-from ansible_collections.stamus.scs.plugins.module_utils._files import PartFile, sha256_file, write_all
+from ansible_collections.stamus.scs.plugins.module_utils._files import PartFile, has_sha256, sha256_file, write_all
 from ansible_collections.stamus.scs.plugins.module_utils._json_stream import JsonDocuments, JsonStreamError
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable, shortened
 
@@ -298,19 +298,11 @@ def write_bundle(evidence, dest, mode):
         sink = _Sink(part.fd)
         members = _stream(evidence, sink)
         sha256 = sink.digest.hexdigest()
-        if same_file(dest, sha256):
+        if has_sha256(dest, sha256):
             return False, sha256, sink.size, members
         part.sync(mode)
         part.commit()
     return True, sha256, sink.size, members
-
-
-def same_file(path, sha256):
-    """Whether ``path`` is a regular file whose sha256 is ``sha256``."""
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode) and sha256_file(path) == sha256
-    except OSError:
-        return False
 
 
 def checksum_line(sha256, bundle_path):

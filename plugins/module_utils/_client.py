@@ -477,8 +477,8 @@ class ScsClient:
 
     # -- downloads --------------------------------------------------------------------------------
 
-    def download(self, path, dest, params=None, mode=0o640, check=None, accept=None, max_size=DEFAULT_MAX_DOWNLOAD,
-                 time_limit=DEFAULT_DOWNLOAD_TIMEOUT, buffer_size=pipeline.BUFFER_SIZE):
+    def download(self, path, dest, params=None, mode=0o640, check=None, accept=None, expect_sha256=None,
+                 max_size=DEFAULT_MAX_DOWNLOAD, time_limit=DEFAULT_DOWNLOAD_TIMEOUT, buffer_size=pipeline.BUFFER_SIZE):
         """Stream a file to ``dest`` atomically; return ``{"size", "sha256", "content_type", "summary"}``.
 
         The body is taken as sent (an encoded one is refused), at most ``max_size`` bytes, within ``time_limit``
@@ -486,7 +486,8 @@ class ScsClient:
         free space of dest's directory. It goes through the download pipeline (_pipeline.py): received into a small
         ring of buffers of at most ``buffer_size`` bytes, written, hashed and fed to ``check`` (an object with
         ``feed(piece)`` and ``finish() -> summary``, such as _pcap_verify.PcapStream) as it streams; ``accept(summary)``
-        may refuse the complete file before it replaces ``dest``; whatever it raises propagates. Nothing is left at
+        may refuse the complete file before it replaces ``dest``; whatever it raises propagates, as does
+        pipeline.DigestMismatch for bytes that do not hash to ``expect_sha256``. Nothing is left at
         ``dest`` (nor a temporary file beside it) if the transfer, a limit, the check or the write fails. Limits
         raise ScsLimitError, which no caller retries.
         """
@@ -499,7 +500,7 @@ class ScsClient:
             fill = _DownloadFill(call, path, body, length, max_size)
             try:
                 size, digest, summary = pipeline.stream_to_file(dest, fill, length, mode=mode, check=check, accept=accept,
-                                                                buffer_size=buffer_size)
+                                                                expect_sha256=expect_sha256, buffer_size=buffer_size)
             except body_reader.BodyBroken as exc:
                 raise ScsTransportError("%s: the download broke off (%s); nothing was written to %s." % (call, exc, dest),
                                         method="GET", path=path) from None

@@ -40,7 +40,13 @@ from ansible_collections.stamus.scs.plugins.module_utils._evidence import (
     utc_now,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._files import os_error_text, prepare_directory
-from ansible_collections.stamus.scs.plugins.module_utils._flow_artifacts import FILE_OUTCOMES, FlowArtifacts, discard, missing
+from ansible_collections.stamus.scs.plugins.module_utils._flow_artifacts import (
+    FILE_OUTCOMES,
+    Fetched,
+    FlowArtifacts,
+    discard,
+    missing,
+)
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import PcapFormatError
 from ansible_collections.stamus.scs.plugins.module_utils._pcapng_annotate import AnnotatedRefresh, annotate_flow
 from ansible_collections.stamus.scs.plugins.module_utils._signing import SigningError
@@ -394,7 +400,6 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
         facts.update((key, summary.get(key)) for key in PCAP_FACT_KEYS)
         places = self.spool.entries(flow)
         listed = set()
-        artifacts = NO_ARTIFACTS
         members = {}
         try:
             artifacts = self._fetch_artifacts(client, flow, source)
@@ -424,7 +429,7 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
     def _fetch_artifacts(self, client, flow, source):
         """The flow's events and files (_flow_artifacts.Fetched; nothing in check mode or when none is asked for)."""
         if self.artifacts is None:
-            return NO_ARTIFACTS
+            return Fetched()
         fetched = self.artifacts.fetch(client, flow, source)
         with self._tally_lock:
             self.artifact_tally.update(fetched.tally)
@@ -542,13 +547,6 @@ class EvidenceRun:  # pylint: disable=too-many-instance-attributes
             return
         if added or (refresh is not None and refresh.written):
             flow.changed = True
-
-
-class _NoArtifacts:  # pylint: disable=too-few-public-methods
-    members, problems = {}, []
-
-
-NO_ARTIFACTS = _NoArtifacts()
 
 
 def artifact_message(flow, problems):

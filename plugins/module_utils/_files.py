@@ -191,6 +191,14 @@ def sha256_file(path, chunk_size=1 << 20):
     return digest.hexdigest()
 
 
+def has_sha256(path, sha256):
+    """Whether ``path`` is a regular file (a symbolic link is not) whose bytes hash to ``sha256``."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode) and sha256_file(path) == sha256
+    except OSError:
+        return False
+
+
 DEFAULT_FILE_MODE = 0o640
 SYMBOLIC_MODE_RE = re.compile(r"[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*")  # fullmatch
 MODE_ERROR = "mode must be octal such as '0640' (quoted in YAML) or symbolic such as 'u=rw,g=r,o=' (got %r)."

@@ -13,12 +13,12 @@ is not removed by a download. ``?host=`` is sent on every step (ignored by open-
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsNotFoundError, ScsProtocolError, ScsSizeLimitError
-from ansible_collections.stamus.scs.plugins.module_utils._files import sha256_file
+from ansible_collections.stamus.scs.plugins.module_utils._files import has_sha256
+from ansible_collections.stamus.scs.plugins.module_utils._pipeline import DigestMismatch
 from ansible_collections.stamus.scs.plugins.module_utils._text import printable
 
 SHA256_RE = re.compile(r"[0-9a-f]{64}")  # whole string: fullmatch
@@ -26,23 +26,6 @@ STATUS_PATH = "rules/filestore/{sha256}/status/"
 RETRIEVE_PATH = "rules/filestore/{sha256}/retrieve/"
 DOWNLOAD_PATH = "rules/filestore/{sha256}/download/"
 FILENAME_CHARS = 255
-
-
-class FileMismatch(Exception):
-    """The bytes received do not hash to the file's name."""
-
-
-class _Sha256:
-    """The download pipeline's check: the sha256 of the bytes as they stream."""
-
-    def __init__(self):
-        self._digest = hashlib.sha256()
-
-    def feed(self, piece):
-        self._digest.update(piece)
-
-    def finish(self):
-        return self._digest.hexdigest()
 
 
 def stored_files(fileinfos):
@@ -68,7 +51,7 @@ def fetch_file(client, sha256, probe, dest, mode, max_size, time_limit):
     """Fetch the file ``sha256`` to ``dest`` unless a file with that hash is there; return its manifest entry
     (``outcome`` fetched, not_on_probe, too_large or failed). Errors of the token are raised."""
     entry = {"sha256": sha256}
-    if os.path.isfile(dest) and sha256_file(dest) == sha256:
+    if has_sha256(dest, sha256):
         return dict(entry, size=os.path.getsize(dest), outcome="fetched")
     params = {"host": probe}
     status = client.get_json(STATUS_PATH.format(sha256=sha256), params)
@@ -78,15 +61,10 @@ def fetch_file(client, sha256, probe, dest, mode, max_size, time_limit):
     retrieved = client.get_json(RETRIEVE_PATH.format(sha256=sha256), params)
     if not isinstance(retrieved, dict) or retrieved.get("retrieve") != "done":
         raise ScsProtocolError("Retrieve of file %s did not answer retrieve=done." % sha256)
-
-    def accept(digest):
-        if digest != sha256:
-            raise FileMismatch(digest)
-
     try:
-        facts = client.download(DOWNLOAD_PATH.format(sha256=sha256), dest, params=params, mode=mode, check=_Sha256(),
-                                accept=accept, max_size=max_size, time_limit=time_limit)
-    except FileMismatch as err:
+        facts = client.download(DOWNLOAD_PATH.format(sha256=sha256), dest, params=params, mode=mode,
+                                expect_sha256=sha256, max_size=max_size, time_limit=time_limit)
+    except DigestMismatch as err:
         return dict(entry, outcome="failed", message="SCS sent bytes for file %s whose sha256 is %s; nothing was kept."
                     % (sha256, err))
     except ScsSizeLimitError:

@@ -21,7 +21,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._errors import (
     ScsError,
     ScsPermissionError,
 )
-from ansible_collections.stamus.scs.plugins.module_utils._files import os_error_text, prepare_directory, sha256_file
+from ansible_collections.stamus.scs.plugins.module_utils._files import has_sha256, os_error_text, prepare_directory
 from ansible_collections.stamus.scs.plugins.module_utils._filestore import SHA256_RE, fetch_file, stored_files
 from ansible_collections.stamus.scs.plugins.module_utils._flow_events import fetch_events, fileinfo_events, save_events
 
@@ -55,8 +55,7 @@ def _intact(directory, member, name):
     """Whether ``member`` names the file ``name`` and that file still has the sha256 it records."""
     if not isinstance(member, dict) or member.get("file") != name or not isinstance(member.get("sha256"), str):
         return False
-    path = os.path.join(directory, name)
-    return os.path.isfile(path) and not os.path.islink(path) and sha256_file(path) == member["sha256"]
+    return has_sha256(os.path.join(directory, name), member["sha256"])
 
 
 def missing(directory, flow_id, manifest, options):

@@ -36,7 +36,7 @@ import re
 import struct
 
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsLimitError
-from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks, sha256_file
+from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks, has_sha256
 from ansible_collections.stamus.scs.plugins.module_utils._pcap_verify import (
     READ_BUFFER_SIZE,
     FlowFilter,
@@ -398,7 +398,7 @@ class AnnotatedRefresh:
         path = annotated_path(self.flow.pcap_path)
         member = manifest.get("annotated")
         if not added and isinstance(member, dict) and member.get("file") == os.path.basename(path) \
-                and os.path.isfile(path) and sha256_file(path) == member.get("sha256"):
+                and has_sha256(path, member.get("sha256")):
             return False
         pcap = manifest.get("pcap") if isinstance(manifest.get("pcap"), dict) else {}
         manifest["annotated"] = annotate_flow(self.flow, listed(), pcap.get("sha256"), self.mode)

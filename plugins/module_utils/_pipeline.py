@@ -22,6 +22,11 @@ import threading
 from ansible_collections.stamus.scs.plugins.module_utils._files import PartFile, write_all
 from ansible_collections.stamus.scs.plugins.module_utils._writeback import WriteBack
 
+
+class DigestMismatch(Exception):
+    """The bytes received do not hash to the sha256 they were expected to have (the argument: their sha256)."""
+
+
 # The ring: BUFFERS buffers of at most BUFFER_SIZE bytes, so a download holds at most 16 MiB of it in memory whatever
 # its size; a smaller body gets buffers no larger than itself.
 BUFFER_SIZE = 4 << 20
@@ -118,15 +123,15 @@ class _Pipe:
             raise self.error
 
 
-def stream_to_file(dest, fill, length=None, mode=0o640, check=None, accept=None, buffer_size=BUFFER_SIZE,
-                   buffers=BUFFERS):
+def stream_to_file(dest, fill, length=None, mode=0o640, check=None, accept=None, expect_sha256=None,
+                   buffer_size=BUFFER_SIZE, buffers=BUFFERS):
     """Stream a body to ``dest``; return ``(size, sha256 hex, summary)``.
 
     ``fill(view)`` puts the next bytes of the body into the writable buffer ``view`` and returns how many (0 at the
     end); whatever it raises stops the transfer. ``length`` (the announced size, or None) sizes the buffers.
     ``check`` (optional) is fed every piece in order (``check.feed(piece)``, on its own thread) and ``check.finish()``
     gives the ``summary``; ``accept(summary)`` may then refuse the file by raising (a content check, unrelated to TLS
-    verification). The file then gets ``mode``, is
+    verification), and with ``expect_sha256`` bytes of another sha256 raise DigestMismatch. The file then gets ``mode``, is
     fsynced and renamed over ``dest``. On any failure (receiving, writing, hashing, checking, the fsync) nothing is
     left: neither the temporary file nor a partial ``dest``, and an existing ``dest`` is untouched.
     """
@@ -149,6 +154,8 @@ def stream_to_file(dest, fill, length=None, mode=0o640, check=None, accept=None,
             raise
         pipe.close(abort=False)
         summary = check.finish() if check is not None else None
+        if expect_sha256 is not None and digest.hexdigest() != expect_sha256:
+            raise DigestMismatch(digest.hexdigest())
         if accept is not None:
             accept(summary)
         part.sync(mode)

@@ -143,11 +143,10 @@ from ansible_collections.stamus.scs.plugins.module_utils._bundle import (
     bundle_digest,
     bundle_name,
     checksum_line,
-    same_file,
     write_bundle,
 )
 from ansible_collections.stamus.scs.plugins.module_utils._errors import ScsConfigError, ScsError
-from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks, file_mode, refuse_symlink
+from ansible_collections.stamus.scs.plugins.module_utils._files import atomic_write_chunks, file_mode, has_sha256, refuse_symlink
 
 
 def bundle_path(bundle, evidence, check_mode):
@@ -191,7 +190,7 @@ def main():
         checksum = path + ".sha256"
         if module.check_mode:
             sha256, size, members = bundle_digest(evidence)
-            changed = not same_file(path, sha256)
+            changed = not has_sha256(path, sha256)
         else:
             changed, sha256, size, members = write_bundle(evidence, path, mode)
         if params["checksum_file"] and not checksum_current(checksum, sha256, path):

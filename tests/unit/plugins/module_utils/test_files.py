@@ -9,6 +9,7 @@ from ansible_collections.stamus.scs.plugins.module_utils._files import (
     directory_lock,
     directory_mode,
     file_mode,
+    has_sha256,
     os_error_text,
     prepare_directory,
     refuse_symlink,
@@ -38,6 +39,17 @@ def test_a_failed_write_names_the_file_it_was_writing(tmp_path):
         atomic_write_chunks(str(dest), chunks())
     assert os_error_text(raised.value) == "No space left on device (%s)" % dest and os.listdir(tmp_path) == []
     assert os_error_text(OSError(13, "Permission denied")) == "Permission denied"
+
+
+def test_has_sha256_takes_only_a_regular_file_with_that_hash(tmp_path):
+    kept = tmp_path / "kept"
+    kept.write_bytes(b"bytes")
+    digest = sha256_file(str(kept))
+    link = tmp_path / "link"
+    link.symlink_to(kept)
+    assert has_sha256(str(kept), digest) and not has_sha256(str(kept), "0" * 64)
+    assert not has_sha256(str(link), digest) and not has_sha256(str(tmp_path / "missing"), digest)
+    assert not has_sha256(str(tmp_path), digest)
 
 
 def test_written_file_has_mode_and_hash(tmp_path):

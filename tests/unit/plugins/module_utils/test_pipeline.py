@@ -183,6 +183,18 @@ def test_refusal_by_accept_gets_the_summary_and_leaves_nothing(tmp_path):
     assert seen[0]["header_only"] is True and dest.read_bytes() == b"previous" and leftovers(tmp_path) == []
 
 
+def test_bytes_of_another_sha256_than_expected_are_not_kept(tmp_path):
+    dest = previous(tmp_path)
+    data = b"extracted file" * 1000
+    with pytest.raises(pipeline.DigestMismatch) as raised:
+        pipeline.stream_to_file(str(dest), Body(data), len(data), expect_sha256=hashlib.sha256(b"other").hexdigest())
+    assert str(raised.value) == hashlib.sha256(data).hexdigest()
+    assert dest.read_bytes() == b"previous" and leftovers(tmp_path) == []
+    size, digest, _summary = pipeline.stream_to_file(str(dest), Body(data), len(data),
+                                                     expect_sha256=hashlib.sha256(data).hexdigest())
+    assert dest.read_bytes() == data and size == len(data) and digest == hashlib.sha256(data).hexdigest()
+
+
 def test_failure_of_the_final_fsync(tmp_path, monkeypatch):
     dest = previous(tmp_path)
 
